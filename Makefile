@@ -1,0 +1,97 @@
+# The single entry point. `make help` lists the targets.
+# `make run` and `make test` each work from a clean clone: they create the
+# virtual environment, install, build the index and train when needed.
+
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+ROOT := $(abspath $(dir $(lastword $(MAKEFILE_LIST))))
+VENV := $(ROOT)/.venv
+PY := $(VENV)/bin/python
+RASA := $(VENV)/bin/rasa
+MODEL := $(ROOT)/models/imiquimod-faq.tar.gz
+INDEX := $(ROOT)/var/index/passages.json
+STAMP := $(VENV)/.installed
+
+export RASA_TELEMETRY_ENABLED := false
+export HF_HUB_OFFLINE := 1
+export TRANSFORMERS_OFFLINE := 1
+export SQLALCHEMY_SILENCE_UBER_WARNING := 1
+export TF_CPP_MIN_LOG_LEVEL := 2
+# endpoints.yml reads these; bot/serve.py sets the real values for the servers.
+export ACTION_ENDPOINT_URL ?= http://127.0.0.1:5055/webhook
+export TRACKER_DB ?= $(ROOT)/var/tracker.db
+
+TRAINING_INPUTS := config.yml domain.yml $(shell find $(ROOT)/bot -name '*.yml' 2>/dev/null)
+INDEX_INPUTS := knowledge/leaflet.txt knowledge/layout.yml knowledge/phrasings.yml
+
+.PHONY: help venv index train validate run shell ask test unit lint types eval bench bench-smoke clean
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+
+# Rasa 3.6 supports Python 3.8 to 3.10; we use 3.10.
+$(STAMP): pyproject.toml
+	@set -e; \
+	if [ ! -x "$(PY)" ]; then \
+	  PY310=""; \
+	  for cand in "$${PYTHON310:-}" python3.10 "$$(PYENV_VERSION=3.10.13 pyenv which python3.10 2>/dev/null)" $$(ls -d $$HOME/.pyenv/versions/3.10.*/bin/python3.10 2>/dev/null) /usr/bin/python3.10 /usr/local/bin/python3.10; do \
+	    [ -n "$$cand" ] || continue; \
+	    if PYENV_VERSION=3.10.13 "$$cand" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 10))' 2>/dev/null; then PY310="$$cand"; break; fi; \
+	  done; \
+	  if [ -z "$$PY310" ]; then \
+	    echo "ERROR: Python 3.10 is required (Rasa 3.6 supports 3.8-3.10) and none was found." >&2; \
+	    echo "       Install it (e.g. 'pyenv install 3.10.13') or set PYTHON310=/path/to/python3.10." >&2; \
+	    exit 1; \
+	  fi; \
+	  echo "Creating .venv with $$PY310"; \
+	  PYENV_VERSION=3.10.13 "$$PY310" -m venv "$(VENV)"; \
+	fi; \
+	"$(PY)" -m pip install -q --upgrade "pip<25" ; \
+	"$(PY)" -m pip install -q -e ".[dev]"; \
+	"$(PY)" -m pip check; \
+	touch "$(STAMP)"
+
+venv: $(STAMP) ## Create .venv with Python 3.10 and install everything
+
+$(INDEX): $(STAMP) $(INDEX_INPUTS)
+	USE_TF=0 $(PY) -m knowledge.index
+
+index: $(INDEX) ## Build the passage index (only when the leaflet or phrasings changed)
+
+validate: $(STAMP) ## Check the Rasa training data (rasa data validate --fail-on-warnings)
+	$(RASA) data validate --data bot --domain domain.yml --config config.yml --fail-on-warnings
+
+$(MODEL): $(STAMP) $(TRAINING_INPUTS) bot/components.py bot/redflags.py
+	$(RASA) data validate --data bot --domain domain.yml --config config.yml --fail-on-warnings
+	$(RASA) train --data bot --domain domain.yml --config config.yml --out models --fixed-model-name imiquimod-faq
+	@touch $(MODEL)
+
+train: $(MODEL) ## Train the Rasa model (only when the training data or config changed)
+
+run: $(INDEX) $(MODEL) ## Start the action server and the Rasa server (REST on 127.0.0.1:5005)
+	$(PY) -m bot.serve
+
+shell: $(INDEX) $(MODEL) ## Pharmacists' shell: chat with the bot in the terminal
+	@RASA_PORT=$${RASA_PORT:-5006} ACTION_PORT=$${ACTION_PORT:-5056} $(PY) -m bot.shell
+
+ask: $(INDEX) ## Inspect one message: make ask Q="how do I store it?"
+	@USE_TF=0 $(PY) -m knowledge.ask "$(Q)"
+
+lint: $(STAMP) ## Lint and format check (ruff)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+types: $(STAMP) ## Type check (mypy)
+	$(VENV)/bin/mypy actions bot knowledge
+
+unit: $(INDEX) ## Unit tests only (no servers)
+	$(PY) -m pytest -m "not server" -q
+
+test: $(INDEX) $(MODEL) ## Everything CI runs: lint, validate, unit, conversation and end-to-end tests
+	$(VENV)/bin/ruff check .
+	$(RASA) test core --stories tests/test_conversations.yml --model $(MODEL) --fail-on-prediction-errors --out results/conversations
+	$(PY) -m pytest -q -rs
+
+clean: ## Remove built artefacts (index, model, results), keep conversations and .venv
+	rm -rf var/index models results

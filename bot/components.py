@@ -1,0 +1,142 @@
+"""Rasa NLU components that the Rasa server loads (see ``config.yml``)."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Dict, List, Optional, Text
+
+from rasa.engine.graph import ExecutionContext, GraphComponent
+from rasa.engine.recipes.default_recipe import DefaultV1Recipe
+from rasa.engine.storage.resource import Resource
+from rasa.engine.storage.storage import ModelStorage
+from rasa.shared.nlu.constants import (
+    ENTITIES,
+    INTENT,
+    INTENT_NAME_KEY,
+    INTENT_RANKING_KEY,
+    PREDICTED_CONFIDENCE_KEY,
+    TEXT,
+)
+from rasa.shared.nlu.training_data.message import Message
+from rasa.shared.nlu.training_data.training_data import TrainingData
+
+from bot import redflags
+
+logger = logging.getLogger(__name__)
+
+ESCALATION_INTENT = "report_severe_symptom"
+LEVEL_ENTITY = "red_flag_level"
+RED_FLAG_PROPERTY = "red_flag"
+
+
+@DefaultV1Recipe.register(
+    [DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER], is_trainable=False
+)
+class RedFlagScreen(GraphComponent):
+    """Overrides the predicted intent when a message sounds like a severe symptom.
+
+    It runs after the intent classifiers and the FallbackClassifier, on every
+    message of every channel, so escalation never depends on the action server
+    or on which intent was predicted. On a hit it sets the intent to
+    ``report_severe_symptom`` with confidence 1.0, adds a ``red_flag_level``
+    entity (``emergency`` or ``urgent``) that fills the slot of the same name,
+    and records the screen's reasons under ``red_flag``.
+    """
+
+    @staticmethod
+    def get_default_config() -> Dict[Text, Any]:
+        """Return the default config.
+
+        ``trust_classifier_above``: when the intent classifier itself predicts
+        ``report_severe_symptom`` with at least this confidence, the message
+        escalates even if no rule fired (a second net for unseen wording).
+        """
+        return {"trust_classifier_above": 0.6}
+
+    def __init__(self, config: Dict[Text, Any]) -> None:
+        """Create the component.
+
+        Args:
+            config: The component config from ``config.yml``.
+        """
+        self._trust_above = float(config.get("trust_classifier_above", 0.6))
+
+    @classmethod
+    def create(
+        cls,
+        config: Dict[Text, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+    ) -> "RedFlagScreen":
+        """Create the component (see the parent class)."""
+        return cls(config)
+
+    def process_training_data(self, training_data: TrainingData) -> TrainingData:
+        """Leave training data unchanged; the screen has nothing to learn."""
+        return training_data
+
+    def process(self, messages: List[Message]) -> List[Message]:
+        """Screen each message and override its intent on a red flag.
+
+        Args:
+            messages: Messages already classified by the pipeline.
+
+        Returns:
+            The same messages, escalated where needed.
+        """
+        for message in messages:
+            self._screen(message)
+        return messages
+
+    def _screen(self, message: Message) -> None:
+        text = message.get(TEXT) or ""
+        result = redflags.screen(text)
+        intent = message.get(INTENT) or {}
+        by_classifier = (
+            intent.get(INTENT_NAME_KEY) == ESCALATION_INTENT
+            and float(intent.get(PREDICTED_CONFIDENCE_KEY) or 0.0) >= self._trust_above
+        )
+        escalate = result.escalate or by_classifier
+        reasons = {
+            "escalate": escalate,
+            "level": result.level or ("urgent" if escalate else None),
+            "categories": result.categories or (["classifier"] if by_classifier else []),
+            "matches": result.matches,
+            "classifier_confidence": round(float(intent.get(PREDICTED_CONFIDENCE_KEY) or 0.0), 3)
+            if intent.get(INTENT_NAME_KEY) == ESCALATION_INTENT
+            else None,
+        }
+        message.set(RED_FLAG_PROPERTY, reasons, add_to_output=True)
+        if not escalate:
+            return
+        logger.debug("Red flag: %s", reasons["categories"])
+        escalation = {INTENT_NAME_KEY: ESCALATION_INTENT, PREDICTED_CONFIDENCE_KEY: 1.0}
+        ranking = [
+            r for r in message.get(INTENT_RANKING_KEY) or [] if r.get(INTENT_NAME_KEY) != ESCALATION_INTENT
+        ]
+        message.set(INTENT, escalation, add_to_output=True)
+        message.set(INTENT_RANKING_KEY, [escalation, *ranking], add_to_output=True)
+        entities = [e for e in message.get(ENTITIES) or [] if e.get("entity") != LEVEL_ENTITY]
+        entities.append(
+            {
+                "entity": LEVEL_ENTITY,
+                "value": reasons["level"],
+                "start": 0,
+                "end": len(text),
+                "extractor": self.__class__.__name__,
+            }
+        )
+        message.set(ENTITIES, entities, add_to_output=True)
+
+    @classmethod
+    def validate_config(cls, config: Dict[Text, Any]) -> None:
+        """Check the configured threshold is a probability."""
+        value = float(config.get("trust_classifier_above", 0.6))
+        if not 0.0 <= value <= 1.0:
+            raise ValueError("trust_classifier_above must be between 0 and 1")
+
+    @staticmethod
+    def supported_languages() -> Optional[List[Text]]:
+        """The rules are written for English."""
+        return ["en"]

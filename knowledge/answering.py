@@ -1,0 +1,183 @@
+"""Choose which leaflet passages answer a patient's message.
+
+This is the retrieval half of ``action_answer_question``; it knows nothing
+about Rasa, so the inspection command and the evaluation call it too.
+
+A message is searched whole and, when it holds several sentences or
+questions, part by part; each passage keeps its best score. A short
+follow-up is also searched together with the previous question. The best
+passage is the answer when it clears the threshold and no known unanswerable
+question matches better; a second passage is added when another question in
+the message finds one on its own.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Dict, List, Optional, Sequence
+
+from knowledge import settings
+from knowledge.search import Hit, KnowledgeBase, Ranking, get_knowledge_base
+
+_PART_SPLIT = re.compile(
+    r"(?<=[?!.;])\s+|\s+(?:and|also|plus|&)\s+(?:also\s+)?(?=(?:how|what|when|where|why|which|who|can|could"
+    r"|do|does|did|is|are|should|shall|will|would|may|might|must)\b)",
+    re.IGNORECASE,
+)
+_QUESTION = re.compile(
+    r"\?|^\s*(?:how|what|when|where|why|which|who|can|could|do|does|did|is|are|should|shall|will|would"
+    r"|may|might|must|any)\b",
+    re.IGNORECASE,
+)
+_FOLLOW_UP_START = re.compile(
+    r"^\s*(?:and|also|but|or|so|plus|what about|how about|what if|same for|then)\b",
+    re.IGNORECASE,
+)
+_WORD = re.compile(r"[A-Za-z0-9']+")
+
+
+@dataclass
+class Decision:
+    """What the bot will answer.
+
+    Attributes:
+        answer: The passages to give, in order; empty means "I don't have that".
+        ranking: The top passages for the message, for inspection.
+        follow_up: Whether the previous question's context was used.
+        unanswerable_match: The closest known unanswerable question, if it
+            decided the decline.
+    """
+
+    answer: List[Hit] = field(default_factory=list)
+    ranking: List[Hit] = field(default_factory=list)
+    follow_up: bool = False
+    unanswerable_match: str = ""
+
+    @property
+    def answered(self) -> bool:
+        """Whether at least one passage clears the threshold."""
+        return bool(self.answer)
+
+
+def split_parts(message: str) -> List[str]:
+    """Split a message into its sentences and separate questions.
+
+    Args:
+        message: The patient's message.
+
+    Returns:
+        Parts of at least three words; empty when the message is one part.
+    """
+    parts = [p.strip() for p in _PART_SPLIT.split(message) if p and p.strip()]
+    parts = [p for p in parts if len(_WORD.findall(p)) >= 3]
+    return parts if len(parts) > 1 else []
+
+
+def is_question(part: str) -> bool:
+    """Tell whether a part of a message asks something."""
+    return bool(_QUESTION.search(part))
+
+
+def looks_like_follow_up(message: str) -> bool:
+    """Tell whether a message leans on the previous question.
+
+    Args:
+        message: The patient's message.
+
+    Returns:
+        True for short or connective messages ("and for warts?").
+    """
+    words = _WORD.findall(message)
+    return bool(words) and (
+        len(words) <= 4
+        or (len(words) <= settings.FOLLOW_UP_MAX_WORDS and bool(_FOLLOW_UP_START.match(message)))
+    )
+
+
+def decide(
+    message: str,
+    previous_question: Optional[str] = None,
+    previous_passages: Sequence[str] = (),
+    kb: Optional[KnowledgeBase] = None,
+    threshold: float = settings.ANSWER_THRESHOLD,
+) -> Decision:
+    """Pick the passages that answer a message.
+
+    Args:
+        message: The patient's message.
+        previous_question: The last question answered in this conversation.
+        previous_passages: The passages given in the last answer.
+        kb: The knowledge base; the process-wide one by default.
+        threshold: The score the best passage must reach.
+
+    Returns:
+        The decision, with the ranking for inspection.
+    """
+    kb = kb or get_knowledge_base()
+    follow_up = bool(previous_question) and looks_like_follow_up(message)
+    parts = split_parts(message)
+    queries = [message, *parts]
+    if follow_up:
+        queries.append(f"{previous_question} {message}")
+    rankings = kb.search_many(queries)
+    own = _best_of(rankings[: 1 + len(parts)])
+    ranking = own
+    if follow_up:
+        ranking = _best_of([own, _without(rankings[-1], previous_passages, own)])
+    decision = Decision(ranking=ranking.hits[: settings.SEARCH_TOP_K], follow_up=follow_up)
+    if ranking.top < threshold:
+        return decision
+    if ranking.unanswerable_score >= ranking.top + settings.UNANSWERABLE_MARGIN:
+        decision.unanswerable_match = ranking.unanswerable_match
+        return decision
+    decision.answer.append(ranking.hits[0])
+    if parts:
+        _add_second_answer(decision, parts, rankings[1 : 1 + len(parts)])
+    return decision
+
+
+def _add_second_answer(decision: Decision, parts: List[str], rankings: List[Ranking]) -> None:
+    """Add the best passage of another question in the message, if it is good enough."""
+    candidates = [
+        r.hits[0]
+        for part, r in zip(parts, rankings)
+        if is_question(part) and r.hits and r.unanswerable_score < r.top
+    ]
+    for hit in sorted(candidates, key=lambda h: h.score, reverse=True):
+        if hit.score < settings.SECOND_ANSWER_THRESHOLD:
+            return
+        if all(hit.passage.id != h.passage.id for h in decision.answer):
+            decision.answer.append(hit)
+            return
+
+
+def _best_of(rankings: List[Ranking]) -> Ranking:
+    """Merge rankings, keeping each passage's best score."""
+    best: Dict[str, Hit] = {}
+    merged = Ranking()
+    for ranking in rankings:
+        for hit in ranking.hits:
+            if hit.passage.id not in best or hit.score > best[hit.passage.id].score:
+                best[hit.passage.id] = hit
+        if ranking.unanswerable_score > merged.unanswerable_score:
+            merged.unanswerable_score = ranking.unanswerable_score
+            merged.unanswerable_match = ranking.unanswerable_match
+    merged.hits = sorted(best.values(), key=lambda h: h.score, reverse=True)
+    return merged
+
+
+def _without(in_context: Ranking, previous_passages: Sequence[str], own: Ranking) -> Ranking:
+    """Lower the in-context scores of the passages just given.
+
+    A follow-up usually asks something new, so the previous answer only
+    comes back when it still matches clearly best.
+    """
+    hits = [
+        Hit(h.passage, h.score - settings.REPEAT_PASSAGE_PENALTY, h.matched)
+        if h.passage.id in previous_passages
+        else h
+        for h in in_context.hits
+    ]
+    hits.sort(key=lambda h: h.score, reverse=True)
+    return Ranking(hits, in_context.unanswerable_score, in_context.unanswerable_match)

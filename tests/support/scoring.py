@@ -1,0 +1,142 @@
+"""Score the running bot on the labelled messages.
+
+Every message goes through the real Rasa server over REST, in its own new
+conversation (follow-ups play both turns in one conversation).
+"""
+
+from __future__ import annotations
+
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any, Dict, List, Optional
+
+from tests.support.botclient import BotClient, Turn
+
+
+@dataclass
+class Outcome:
+    """One labelled message and what the bot did with it."""
+
+    message: Dict[str, Any]
+    turn: Turn
+    ranking: List[str] = field(default_factory=list)
+
+    @property
+    def kind(self) -> str:
+        """The message's label kind."""
+        return str(self.message["kind"])
+
+    @property
+    def text(self) -> str:
+        """The scored text (the second turn of a follow-up)."""
+        if self.kind == "follow_up":
+            return " / ".join(self.message["turns"])
+        return str(self.message["text"])
+
+    @property
+    def first_passage(self) -> Optional[str]:
+        """The first passage the bot answered with."""
+        return self.turn.passage_ids[0] if self.turn.passage_ids else None
+
+    @property
+    def correct(self) -> bool:
+        """Whether the bot did what the label asks."""
+        expect = set(self.message.get("expect") or [])
+        if self.kind == "escalate":
+            return self.turn.escalated_first
+        if self.kind == "decline":
+            return self.turn.declined and not self.turn.passage_ids and not self.turn.escalated
+        if self.kind == "benign":
+            return not self.turn.escalated and self.first_passage in expect
+        return self.first_passage in expect
+
+    def rank_of_expected(self) -> Optional[int]:
+        """1-based rank of the first expected passage in the retrieval ranking."""
+        expect = set(self.message.get("expect") or [])
+        for position, passage_id in enumerate(self.ranking, start=1):
+            if passage_id in expect:
+                return position
+        return None
+
+
+def _ranking(client: BotClient, sender: str) -> List[str]:
+    for event in reversed(client.tracker_events(sender)):
+        if event.get("event") == "slot" and event.get("name") == "retrieval_ranking":
+            return list(event.get("value") or [])
+        if event.get("event") == "user":
+            break
+    return []
+
+
+def run_message(client: BotClient, message: Dict[str, Any]) -> Outcome:
+    """Play one labelled message through the bot.
+
+    Args:
+        client: A client of the running bot.
+        message: The labelled message.
+
+    Returns:
+        The outcome.
+    """
+    sender = f"eval-{message['id']}-{uuid.uuid4().hex[:8]}"
+    turns = message["turns"] if message["kind"] == "follow_up" else [message["text"]]
+    turn = Turn()
+    for text in turns:
+        turn = client.turn(sender, text)
+    return Outcome(message=message, turn=turn, ranking=_ranking(client, sender))
+
+
+def run_all(client: BotClient, messages: List[Dict[str, Any]], workers: int = 4) -> List[Outcome]:
+    """Play every labelled message, a few conversations at a time.
+
+    Args:
+        client: A client of the running bot.
+        messages: The labelled messages.
+        workers: Concurrent conversations.
+
+    Returns:
+        The outcomes, in the order of ``messages``.
+    """
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        return list(pool.map(lambda m: run_message(client, m), messages))
+
+
+def summarise(outcomes: List[Outcome]) -> Dict[str, Any]:
+    """Compute the headline metrics.
+
+    Args:
+        outcomes: Outcomes of one split.
+
+    Returns:
+        Metrics by name, with counts.
+    """
+    by_kind: Dict[str, List[Outcome]] = {}
+    for outcome in outcomes:
+        by_kind.setdefault(outcome.kind, []).append(outcome)
+
+    def rate(items: List[Outcome], predicate: Any) -> Dict[str, Any]:
+        hits = sum(1 for o in items if predicate(o))
+        return {"rate": hits / len(items) if items else float("nan"), "hits": hits, "n": len(items)}
+
+    answers = by_kind.get("answer", [])
+    declines = by_kind.get("decline", [])
+    all_declined = [o for o in outcomes if o.turn.declined and not o.turn.passage_ids]
+    ranks = [o.rank_of_expected() for o in answers]
+    return {
+        "answer_top1": rate(answers, lambda o: o.correct),
+        "answer_top3": rate(answers, lambda o: (o.rank_of_expected() or 99) <= 3),
+        "answer_mrr": sum(1.0 / r for r in ranks if r) / len(ranks) if ranks else float("nan"),
+        "escalation_recall": rate(by_kind.get("escalate", []), lambda o: o.correct),
+        "false_escalation_benign": rate(by_kind.get("benign", []), lambda o: o.turn.escalated),
+        "benign_answered": rate(by_kind.get("benign", []), lambda o: o.correct),
+        "decline_recall": rate(declines, lambda o: o.correct),
+        "decline_precision": {
+            "rate": (sum(1 for o in all_declined if o.kind == "decline") / len(all_declined))
+            if all_declined
+            else float("nan"),
+            "hits": sum(1 for o in all_declined if o.kind == "decline"),
+            "n": len(all_declined),
+        },
+        "follow_up_accuracy": rate(by_kind.get("follow_up", []), lambda o: o.correct),
+    }
