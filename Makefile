@@ -25,7 +25,7 @@ export TRACKER_DB ?= $(ROOT)/var/tracker.db
 TRAINING_INPUTS := config.yml domain.yml $(shell find $(ROOT)/bot -name '*.yml' 2>/dev/null)
 INDEX_INPUTS := knowledge/leaflet.txt knowledge/layout.yml knowledge/phrasings.yml
 
-.PHONY: help venv index train validate run shell ask test unit lint types eval bench bench-smoke clean
+.PHONY: help venv index train validate run shell ask test unit lint types clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -90,6 +90,8 @@ unit: $(INDEX) ## Unit tests only (no servers)
 
 test: $(INDEX) $(MODEL) ## Everything CI runs: lint, validate, unit, conversation and end-to-end tests
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(RASA) data validate --data bot --domain domain.yml --config config.yml --fail-on-warnings
 	$(RASA) test core --stories tests/test_conversations.yml --model $(MODEL) --fail-on-prediction-errors --out results/conversations
 	$(PY) -m pytest -q -rs
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from typing import Any, Dict, List, Optional, Text
+from typing import Any, Dict, List, Optional
 
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import SlotSet
@@ -42,9 +42,10 @@ def escalation_already_sent(tracker: Tracker) -> bool:
     for event in reversed(tracker.events):
         if event.get("event") == "user":
             return False
-        if event.get("event") == "bot" and (event.get("metadata") or {}).get(
-            "utter_action"
-        ) == "utter_contact_provider":
+        if (
+            event.get("event") == "bot"
+            and (event.get("metadata") or {}).get("utter_action") == "utter_contact_provider"
+        ):
             return True
     return False
 
@@ -54,9 +55,10 @@ def disclaimer_shown(tracker: Tracker) -> bool:
     for event in reversed(tracker.events):
         if event.get("event") == "session_started":
             return False
-        if event.get("event") == "bot" and (event.get("metadata") or {}).get(
-            "utter_action"
-        ) in DISCLAIMER_RESPONSES:
+        if (
+            event.get("event") == "bot"
+            and (event.get("metadata") or {}).get("utter_action") in DISCLAIMER_RESPONSES
+        ):
             return True
     return False
 
@@ -119,7 +121,7 @@ class ActionAnswerQuestion(Action):
     escalation was not already sent this turn.
     """
 
-    def name(self) -> Text:
+    def name(self) -> str:
         """Return the action's name."""
         return "action_answer_question"
 
@@ -128,7 +130,7 @@ class ActionAnswerQuestion(Action):
         dispatcher: CollectingDispatcher,
         tracker: Tracker,
         domain: DomainDict,
-    ) -> List[Dict[Text, Any]]:
+    ) -> List[Dict[str, Any]]:
         """Answer the latest user message.
 
         Args:
@@ -143,7 +145,7 @@ class ActionAnswerQuestion(Action):
         text: str = tracker.latest_message.get("text") or ""
         intent = (tracker.latest_message.get("intent") or {}).get("name")
         escalated = intent == ESCALATION_INTENT
-        events: List[Dict[Text, Any]] = []
+        events: List[Dict[str, Any]] = []
         screen = redflags.screen(text)
         if screen.escalate and not escalation_already_sent(tracker):
             events.append(SlotSet("red_flag_level", screen.level))

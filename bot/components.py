@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from typing import Any, Dict, List, Optional, Text
+from typing import Any, Dict, List, Optional
 
 from rasa.engine.graph import ExecutionContext, GraphComponent
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
@@ -29,9 +29,7 @@ LEVEL_ENTITY = "red_flag_level"
 RED_FLAG_PROPERTY = "red_flag"
 
 
-@DefaultV1Recipe.register(
-    [DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER], is_trainable=False
-)
+@DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER], is_trainable=False)
 class RedFlagScreen(GraphComponent):
     """Overrides the predicted intent when a message sounds like a severe symptom.
 
@@ -44,31 +42,33 @@ class RedFlagScreen(GraphComponent):
     """
 
     @staticmethod
-    def get_default_config() -> Dict[Text, Any]:
+    def get_default_config() -> Dict[str, Any]:
         """Return the default config.
 
         ``trust_classifier_above``: when the intent classifier itself predicts
-        ``report_severe_symptom`` with at least this confidence, the message
-        escalates even if no rule fired (a second net for unseen wording).
+        ``report_severe_symptom`` with at least this confidence, and the
+        patient does not call it mild, the message escalates even if no rule
+        fired (a second net for unseen wording). Below it, the classifier's
+        guess is replaced by its next-best intent.
         """
-        return {"trust_classifier_above": 0.6}
+        return {"trust_classifier_above": 0.9}
 
-    def __init__(self, config: Dict[Text, Any]) -> None:
+    def __init__(self, config: Dict[str, Any]) -> None:
         """Create the component.
 
         Args:
             config: The component config from ``config.yml``.
         """
-        self._trust_above = float(config.get("trust_classifier_above", 0.6))
+        self._trust_above = float(config.get("trust_classifier_above", 0.9))
 
     @classmethod
     def create(
         cls,
-        config: Dict[Text, Any],
+        config: Dict[str, Any],
         model_storage: ModelStorage,
         resource: Resource,
         execution_context: ExecutionContext,
-    ) -> "RedFlagScreen":
+    ) -> RedFlagScreen:
         """Create the component (see the parent class)."""
         return cls(config)
 
@@ -96,6 +96,7 @@ class RedFlagScreen(GraphComponent):
         by_classifier = (
             intent.get(INTENT_NAME_KEY) == ESCALATION_INTENT
             and float(intent.get(PREDICTED_CONFIDENCE_KEY) or 0.0) >= self._trust_above
+            and not redflags.mentions_mildness(text)
         )
         escalate = result.escalate or by_classifier
         reasons = {
@@ -109,6 +110,8 @@ class RedFlagScreen(GraphComponent):
         }
         message.set(RED_FLAG_PROPERTY, reasons, add_to_output=True)
         if not escalate:
+            if intent.get(INTENT_NAME_KEY) == ESCALATION_INTENT:
+                self._demote(message)
             return
         logger.debug("Red flag: %s", reasons["categories"])
         escalation = {INTENT_NAME_KEY: ESCALATION_INTENT, PREDICTED_CONFIDENCE_KEY: 1.0}
@@ -129,14 +132,29 @@ class RedFlagScreen(GraphComponent):
         )
         message.set(ENTITIES, entities, add_to_output=True)
 
+    @staticmethod
+    def _demote(message: Message) -> None:
+        """Replace an unconfirmed escalation intent with the next-best intent.
+
+        The rules are the authority on escalation; a classifier guess alone
+        (below ``trust_classifier_above``) is not, since it flags mild
+        effects such as "my skin is flaking".
+        """
+        ranking = [
+            r for r in message.get(INTENT_RANKING_KEY) or [] if r.get(INTENT_NAME_KEY) != ESCALATION_INTENT
+        ]
+        fallback = ranking[0] if ranking else {INTENT_NAME_KEY: "ask_question", PREDICTED_CONFIDENCE_KEY: 0.0}
+        message.set(INTENT, fallback, add_to_output=True)
+        message.set(INTENT_RANKING_KEY, ranking, add_to_output=True)
+
     @classmethod
-    def validate_config(cls, config: Dict[Text, Any]) -> None:
+    def validate_config(cls, config: Dict[str, Any]) -> None:
         """Check the configured threshold is a probability."""
-        value = float(config.get("trust_classifier_above", 0.6))
+        value = float(config.get("trust_classifier_above", 0.9))
         if not 0.0 <= value <= 1.0:
             raise ValueError("trust_classifier_above must be between 0 and 1")
 
     @staticmethod
-    def supported_languages() -> Optional[List[Text]]:
+    def supported_languages() -> Optional[List[str]]:
         """The rules are written for English."""
         return ["en"]

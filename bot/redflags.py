@@ -49,7 +49,9 @@ FACE = r"face|lips|lip|tongue|throat|mouth|eyelids|eyelid|eyes|eye|cheeks|cheek"
 AIRWAY = r"lips|lip|tongue|throat|mouth"
 SWELL = r"swell|swells|swelling|swollen|swelled|puffy|puffed|puffing|puffed up|bloated|blown up"
 MILD = r"slight|slightly|little|bit|mild|mildly|minor|tiny|small|somewhat|abit"
-CREAM_NOUN = r"cream|creme|tube|tubes|sachet|sachets|packet|packets|imiquimod|aldara|zyclara|stuff|medicine|medication"
+CREAM_NOUN = (
+    r"cream|creme|tube|tubes|sachet|sachets|packet|packets|imiquimod|aldara|zyclara|stuff|medicine|medication"
+)
 SKIN_AREA = r"skin|area|spot|spots|patch|patches|site|wound|sore|lesion|place"
 WORD = r"[^\s|]+"
 
@@ -167,14 +169,25 @@ RULES: Tuple[Rule, ...] = (
         r"|discharge|pus|liquid|slime|gunge|gloop|muck|ooze)\b"
         r"|\b(?:leaking|leaks|leak|weeping|seeping|draining)\s+(?:\w+\s+)?(?:yellow|green|pus|fluid|liquid|stuff|gunk)\b"
         r"|\b(?:smelly|stinks|stinky|stinking|foul|rotten|reeks)\b|"
-        + _near(r"smell|smells|smelling|odor|odour", r"bad|awful|weird|funny|off|nasty|gross|strange|horrible|terrible|disgusting", 3)
+        + _near(
+            r"smell|smells|smelling|odor|odour",
+            r"bad|awful|weird|funny|off|nasty|gross|strange|horrible|terrible|disgusting",
+            3,
+        )
         + r"|\b(?:red and (?:hot|warm)|(?:hot|warm) and (?:red|swollen))\b"
         r"|\bred\s+(?:streak|streaks|line|lines|stripes?)\b|\bstreak\w*"
         + "|"
-        + _near(r"spreading|spreads|spread|growing|expanding|extending", r"red|redness|rash|infection|pink", 4)
+        + _near(
+            r"spreading|spreads|spread|growing|expanding|extending", r"red|redness|rash|infection|pink", 4
+        )
         + "|"
-        + _near(r"hot|warm|heat|burning hot", r"to the touch|to touch|when i touch", 2)
-        + rf"|\b(?:{SKIN_AREA}|it)\s+(?:\w+\s+){{0,2}}(?:hot|warm)\b(?!\s+(?:shower|showers|bath|baths|water|weather|day|days|tea|drink|climate|room))",
+        + _near(r"hot|warm|heat|burning hot", r"to the touch|to touch|when i touch", 2),
+    ),
+    Rule(
+        "infection",
+        rf"\b(?:{SKIN_AREA}|it)\s+(?:\w+\s+){{0,2}}(?:hot|warm)\b"
+        r"(?!\s+(?:shower|showers|bath|baths|water|weather|day|days|tea|drink|climate|room))",
+        mild_cancels=True,
     ),
     Rule(
         "not_healing",
@@ -319,7 +332,7 @@ class ScreenResult:
         """Say in one line why the message escalates or not."""
         if not self.escalate:
             return "no red flag found"
-        found = ", ".join(f"{c} ({m!r})" for c, m in zip(self.categories, self.matches))
+        found = ", ".join(f"{c} ({m!r})" for c, m in zip(self.categories, self.matches, strict=True))
         return f"{self.level}: {found}"
 
 
@@ -487,6 +500,18 @@ def screen(text: str) -> ScreenResult:
             result.matches.append(match.group(0).strip())
             break
     return result
+
+
+def mentions_mildness(text: str) -> bool:
+    """Whether the patient qualifies what they describe as mild ("slight", "a bit").
+
+    Args:
+        text: The message.
+
+    Returns:
+        True when a mildness word appears.
+    """
+    return any(word in _MILD_WORDS for word in normalise(text).split())
 
 
 def screen_many(texts: Iterable[str]) -> List[ScreenResult]:

@@ -18,6 +18,7 @@ Ctrl-C or SIGTERM stops both processes cleanly.
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -25,7 +26,7 @@ import sys
 import time
 import urllib.request
 from pathlib import Path
-from typing import Dict, List, Optional
+from typing import Callable, Dict, List, Optional
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 VENV_BIN = Path(sys.executable).parent
@@ -64,7 +65,15 @@ def server_env() -> Dict[str, str]:
 
 def action_command() -> List[str]:
     """The command line of the action server."""
-    return [str(VENV_BIN / "rasa"), "run", "actions", "--actions", "actions", "--port", _env("ACTION_PORT", "5055")]
+    return [
+        str(VENV_BIN / "rasa"),
+        "run",
+        "actions",
+        "--actions",
+        "actions",
+        "--port",
+        _env("ACTION_PORT", "5055"),
+    ]
 
 
 def rasa_command() -> List[str]:
@@ -92,13 +101,27 @@ def rasa_command() -> List[str]:
     return command
 
 
-def wait_until_up(url: str, process: subprocess.Popen, timeout: float = STARTUP_TIMEOUT_S) -> bool:
-    """Poll a health URL until it answers 200, the process dies or time runs out.
+def _model_loaded(body: bytes) -> bool:
+    """Whether Rasa's /status body says a model is loaded."""
+    try:
+        return bool(json.loads(body).get("model_id"))
+    except ValueError:
+        return False
+
+
+def wait_until_up(
+    url: str,
+    process: subprocess.Popen,
+    timeout: float = STARTUP_TIMEOUT_S,
+    ready: Callable[[bytes], bool] = lambda body: True,
+) -> bool:
+    """Poll a URL until it answers 200 and looks ready, the process dies or time runs out.
 
     Args:
-        url: The health URL.
+        url: The health or status URL.
         process: The server process.
         timeout: Seconds to wait.
+        ready: Extra check on the response body.
 
     Returns:
         Whether the server came up.
@@ -109,7 +132,7 @@ def wait_until_up(url: str, process: subprocess.Popen, timeout: float = STARTUP_
             return False
         try:
             with urllib.request.urlopen(url, timeout=2) as response:
-                if response.status == 200:
+                if response.status == 200 and ready(response.read()):
                     return True
         except OSError:
             pass
@@ -163,7 +186,9 @@ def main() -> int:
                 return 1
         rasa = subprocess.Popen(rasa_command(), cwd=PROJECT_DIR, env=env)
         processes.append(rasa)
-        if not wait_until_up(f"http://127.0.0.1:{rasa_port}/", rasa):
+        token = os.environ.get("RASA_API_TOKEN")
+        status_url = f"http://127.0.0.1:{rasa_port}/status" + (f"?token={token}" if token else "")
+        if not wait_until_up(status_url, rasa, ready=_model_loaded):
             print("serve: the Rasa server did not start", file=sys.stderr)
             return 1
         host = _env("RASA_HOST", "127.0.0.1")

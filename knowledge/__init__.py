@@ -1,0 +1,1 @@
+"""The leaflet, its passages, the search index and the answering logic."""

@@ -20,16 +20,16 @@ from typing import Dict, List, Optional, Sequence
 from knowledge import settings
 from knowledge.search import Hit, KnowledgeBase, Ranking, get_knowledge_base
 
+_QUESTION_WORDS = (
+    r"how|what|whats|when|where|why|which|who|can|could|do|does|did|is|are|should|shall|will|would"
+    r"|may|might|must|any"
+)
 _PART_SPLIT = re.compile(
-    r"(?<=[?!.;])\s+|\s+(?:and|also|plus|&)\s+(?:also\s+)?(?=(?:how|what|when|where|why|which|who|can|could"
-    r"|do|does|did|is|are|should|shall|will|would|may|might|must)\b)",
+    rf"(?<=[?!.;])\s+|,\s*(?:and\s+|but\s+|also\s+)?(?=(?:{_QUESTION_WORDS})\b)"
+    rf"|\s+(?:and|also|plus|&)\s+(?:also\s+)?(?=(?:{_QUESTION_WORDS})\b)",
     re.IGNORECASE,
 )
-_QUESTION = re.compile(
-    r"\?|^\s*(?:how|what|when|where|why|which|who|can|could|do|does|did|is|are|should|shall|will|would"
-    r"|may|might|must|any)\b",
-    re.IGNORECASE,
-)
+_QUESTION = re.compile(rf"\?|^\s*(?:{_QUESTION_WORDS})\b", re.IGNORECASE)
 _FOLLOW_UP_START = re.compile(
     r"^\s*(?:and|also|but|or|so|plus|what about|how about|what if|same for|then)\b",
     re.IGNORECASE,
@@ -121,7 +121,11 @@ def decide(
     if follow_up:
         queries.append(f"{previous_question} {message}")
     rankings = kb.search_many(queries)
-    own = _best_of(rankings[: 1 + len(parts)])
+    own = rankings[0]
+    if len(_WORD.findall(message)) >= settings.LONG_MESSAGE_WORDS:
+        # A long, rambling message: its question may be drowned in the whole,
+        # so each sentence can also stand for it.
+        own = _best_of(rankings[: 1 + len(parts)])
     ranking = own
     if follow_up:
         ranking = _best_of([own, _without(rankings[-1], previous_passages, own)])
@@ -141,7 +145,7 @@ def _add_second_answer(decision: Decision, parts: List[str], rankings: List[Rank
     """Add the best passage of another question in the message, if it is good enough."""
     candidates = [
         r.hits[0]
-        for part, r in zip(parts, rankings)
+        for part, r in zip(parts, rankings, strict=True)
         if is_question(part) and r.hits and r.unanswerable_score < r.top
     ]
     for hit in sorted(candidates, key=lambda h: h.score, reverse=True):

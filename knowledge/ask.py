@@ -71,7 +71,10 @@ def describe(text: str, previous: Optional[str], parse: Optional[Dict[str, Any]]
     from actions.answer import OUT_OF_SCOPE_INTENT, decide_for_turn
 
     screen = redflags.screen(text)
-    lines = [f"message:    {text!r}", f"escalate:   {'YES' if screen.escalate else 'no'} - {screen.explain()}"]
+    lines = [
+        f"message:    {text!r}",
+        f"escalate:   {'YES' if screen.escalate else 'no'} - {screen.explain()}",
+    ]
     intent = (parse or {}).get("intent", {}).get("name")
     if parse:
         confidence = parse.get("intent", {}).get("confidence", 0.0)

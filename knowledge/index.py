@@ -21,7 +21,6 @@ from pathlib import Path
 from typing import Dict, List, Optional
 
 import faiss
-import numpy as np
 import yaml
 
 from knowledge import settings
@@ -29,7 +28,7 @@ from knowledge.passages import Passage, load_passages
 
 logger = logging.getLogger(__name__)
 
-FORMAT_VERSION = 5
+FORMAT_VERSION = 6
 _MEDICINE_NAME = re.compile(r"\b(?:imiquimod|aldara|zyclara|(?:the|this) cream)\b", re.IGNORECASE)
 
 
@@ -141,13 +140,32 @@ def collect_rows(
     rows = [IndexRow(p.id, "passage", p.text) for p in passages]
     for passage in passages:
         for question in phrasings.get(passage.id, []):
-            rows.append(IndexRow(passage.id, "phrasing", question))
-            # Patients mostly say "it" where phrasings name the medicine.
-            pronoun = _MEDICINE_NAME.sub("it", question)
-            if pronoun != question:
-                rows.append(IndexRow(passage.id, "phrasing", pronoun))
-    rows.extend(IndexRow("", "unanswerable", q) for q in unanswerable)
+            rows.extend(IndexRow(passage.id, "phrasing", v) for v in variants(question))
+    for question in unanswerable:
+        rows.extend(IndexRow("", "unanswerable", v) for v in variants(question))
     return rows
+
+
+def variants(question: str) -> List[str]:
+    """Spell a question the ways patients name the medicine.
+
+    The embedding model weighs "imiquimod", "the cream" and "it" very
+    differently, so a question that names the medicine is also indexed with
+    the other two namings.
+
+    Args:
+        question: An authored question.
+
+    Returns:
+        The question and its variants, without duplicates.
+    """
+    found = [question]
+    if _MEDICINE_NAME.search(question):
+        for naming in ("it", "imiquimod", "the cream"):
+            variant = _MEDICINE_NAME.sub(naming, question)
+            if variant not in found:
+                found.append(variant)
+    return found
 
 
 def build(index_dir: Path = settings.INDEX_DIR) -> LoadedIndex:

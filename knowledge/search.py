@@ -85,10 +85,10 @@ class KnowledgeBase:
         total = self._loaded.index.ntotal
         scores, ids = self._loaded.index.search(np.ascontiguousarray(vectors, dtype=np.float32), total)
         rankings: List[Ranking] = []
-        for row_scores, row_ids in zip(scores, ids):
+        for row_scores, row_ids in zip(scores, ids, strict=True):
             ranking = Ranking()
             seen: set = set()
-            for score, row in zip(row_scores, row_ids):
+            for score, row in zip(row_scores, row_ids, strict=True):
                 if row < 0:
                     continue
                 passage_index = int(self._row_passage[row])

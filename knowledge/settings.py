@@ -24,9 +24,7 @@ PHRASINGS_PATH: Path = PACKAGE_DIR / "phrasings.yml"
 UNANSWERABLE_PATH: Path = PACKAGE_DIR / "unanswerable.yml"
 
 # Built artefacts live in a git-ignored folder; override for tests.
-INDEX_DIR: Path = Path(
-    os.environ.get("KNOWLEDGE_INDEX_DIR", str(PROJECT_DIR / "var" / "index"))
-)
+INDEX_DIR: Path = Path(os.environ.get("KNOWLEDGE_INDEX_DIR", str(PROJECT_DIR / "var" / "index")))
 INDEX_FILE_NAME: str = "passages.faiss"
 META_FILE_NAME: str = "passages.json"
 
@@ -56,6 +54,8 @@ UNANSWERABLE_MARGIN: float = 0.0
 REPEAT_PASSAGE_PENALTY: float = 0.08
 # Brand names are searched as the generic name the leaflet uses.
 SYNONYMS: dict = {"aldara": "imiquimod", "zyclara": "imiquimod", "imiquimode": "imiquimod"}
+# A message of at least this many words is also searched sentence by sentence.
+LONG_MESSAGE_WORDS: int = 25
 # Follow-ups: a message of at most this many words may borrow the previous
 # question's context.
 FOLLOW_UP_MAX_WORDS: int = 9

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from typing import Any, Awaitable, Callable, Dict, List, Text
+from typing import Any, Awaitable, Callable, Dict, List
 
 from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
 from rasa.core.channels.rest import RestInput
@@ -35,7 +35,7 @@ class SafeRestInput(RestInput):
     """
 
     @classmethod
-    def name(cls) -> Text:
+    def name(cls) -> str:
         """Keep Rasa's route, /webhooks/rest/."""
         return "rest"
 
@@ -52,7 +52,7 @@ class SafeRestInput(RestInput):
             try:
                 body = request.json
             except Exception:  # noqa: BLE001 - any parse failure is the client's
-                return _error(400, "The body must be JSON: {\"sender\": \"...\", \"message\": \"...\"}.")
+                return _error(400, 'The body must be JSON: {"sender": "...", "message": "..."}.')
             if not isinstance(body, dict):
                 return _error(400, "The body must be a JSON object.")
             sender = body.get("sender")
@@ -67,7 +67,9 @@ class SafeRestInput(RestInput):
                 metadata = body.get("metadata") if isinstance(body.get("metadata"), dict) else None
                 try:
                     await on_new_message(
-                        UserMessage(checked.text, collector, sender, input_channel=self.name(), metadata=metadata)
+                        UserMessage(
+                            checked.text, collector, sender, input_channel=self.name(), metadata=metadata
+                        )
                     )
                 except Exception:  # noqa: BLE001 - report, never crash the request
                     logger.exception("REST message could not be handled")

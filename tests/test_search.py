@@ -1,0 +1,136 @@
+"""Index building, persistence, staleness and search."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from knowledge import index as index_store
+from knowledge import settings
+from knowledge.answering import decide, looks_like_follow_up, split_parts
+from knowledge.embedder import embed, normalise
+from knowledge.search import KnowledgeBase, get_knowledge_base
+
+
+@pytest.fixture(scope="module")
+def kb() -> KnowledgeBase:
+    return get_knowledge_base()
+
+
+def test_embeddings_are_unit_length_float32() -> None:
+    vectors = embed(["how do I store it", "fever"])
+    assert vectors.dtype == np.float32
+    assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-4)
+
+
+def test_brand_names_are_searched_as_the_generic_name() -> None:
+    assert normalise("Is Aldara the same as ZYCLARA?") == "Is imiquimod the same as imiquimod?"
+
+
+def test_build_persist_and_reload(tmp_path: Path) -> None:
+    built = index_store.build(tmp_path)
+    loaded = index_store.read(tmp_path)
+    assert loaded is not None
+    assert loaded.index.ntotal == built.index.ntotal == len(loaded.rows)
+    meta = json.loads((tmp_path / settings.META_FILE_NAME).read_text())
+    assert meta["model"] == settings.MODEL_NAME
+    assert meta["source_sha256"] == index_store.source_sha256()
+    kinds = {r.kind for r in loaded.rows}
+    assert {"passage", "phrasing", "unanswerable"} <= kinds
+
+
+def test_stale_index_is_rebuilt(tmp_path: Path) -> None:
+    index_store.build(tmp_path)
+    meta_path = tmp_path / settings.META_FILE_NAME
+    meta = json.loads(meta_path.read_text())
+    meta["fingerprint"] = "something-else"
+    meta_path.write_text(json.dumps(meta))
+    assert index_store.read(tmp_path) is None
+    rebuilt = index_store.load_or_build(tmp_path)
+    assert rebuilt.fingerprint == index_store.fingerprint()
+    assert index_store.read(tmp_path) is not None
+
+
+def test_missing_index_is_rebuilt(tmp_path: Path) -> None:
+    assert index_store.read(tmp_path / "nothing") is None
+    assert index_store.load_or_build(tmp_path / "nothing").index.ntotal > 0
+
+
+def test_phrasings_must_name_real_passages() -> None:
+    passages = list(get_knowledge_base().passages.values())
+    with pytest.raises(ValueError):
+        index_store.collect_rows(passages, {"no-such-passage-9": ["a question"]}, [])
+
+
+def test_every_passage_has_authored_phrasings() -> None:
+    phrasings = index_store.load_phrasings()
+    for passage_id in get_knowledge_base().passages:
+        assert len(phrasings.get(passage_id, [])) >= 8, passage_id
+
+
+def test_search_returns_passages_with_cosine_scores(kb: KnowledgeBase) -> None:
+    hits = kb.search("how should I store the cream", k=5)
+    assert len(hits) == 5
+    assert hits[0].passage.id == "storage-1"
+    scores = [h.score for h in hits]
+    assert scores == sorted(scores, reverse=True)
+    assert all(-1.0 <= s <= 1.0001 for s in scores)
+    assert len({h.passage.id for h in hits}) == 5
+
+
+@pytest.mark.parametrize(
+    ("question", "expected"),
+    [
+        ("how thin a layer do I put on", "how-to-apply-3"),
+        ("can I use it on my face", "quick-faqs-1"),
+        ("is sunscreen ok during treatment", "quick-faqs-3"),
+        ("can I flush old tubes down the toilet", "storage-2"),
+        ("what is imiquimod prescribed for", "what-it-is-2"),
+        ("I'm pregnant, can I use it?", "side-effects-3"),
+        ("does it cause hair loss", "hair-loss-1"),
+    ],
+)
+def test_clear_questions_find_their_passage(question: str, expected: str) -> None:
+    decision = decide(question)
+    assert decision.answered
+    assert decision.answer[0].passage.id == expected
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "can I drink alcohol while using it",
+        "how much does the cream cost",
+        "what's the weather like tomorrow",
+    ],
+)
+def test_questions_the_leaflet_does_not_cover_are_declined(question: str) -> None:
+    assert not decide(question).answered
+
+
+def test_two_questions_get_two_passages() -> None:
+    decision = decide("How should I store it? And can I use sunscreen?")
+    assert [h.passage.id for h in decision.answer] == ["quick-faqs-3", "storage-1"] or [
+        h.passage.id for h in decision.answer
+    ] == ["storage-1", "quick-faqs-3"]
+
+
+def test_follow_up_uses_the_previous_question() -> None:
+    first = decide("how long until I see results?")
+    follow = decide("and for warts?", "how long until I see results?", [h.passage.id for h in first.answer])
+    assert follow.follow_up
+    assert follow.answer and follow.answer[0].passage.id == "after-treatment-2"
+
+
+def test_follow_up_detection_and_splitting() -> None:
+    assert looks_like_follow_up("and how do I get rid of old tubes?")
+    assert looks_like_follow_up("what about the face?")
+    assert not looks_like_follow_up("how should I store the cream when I travel abroad in summer")
+    assert split_parts("how do I store it and can I use sunscreen?") == [
+        "how do I store it",
+        "can I use sunscreen?",
+    ]
+    assert split_parts("how do I store it") == []
