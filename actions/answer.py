@@ -13,6 +13,7 @@ from rasa_sdk.types import DomainDict
 from bot import redflags
 from knowledge import settings
 from knowledge.answering import Decision, decide, looks_like_follow_up, split_parts
+from knowledge.embedder import warm_up
 from knowledge.search import Hit, get_knowledge_base
 
 logger = logging.getLogger(__name__)
@@ -23,6 +24,7 @@ DISCLAIMER_RESPONSES = ("utter_greet", "utter_disclaimer")
 # Load the index and the model when the action server imports this module,
 # so the first patient does not wait for them.
 get_knowledge_base()
+warm_up()
 
 
 def format_answer(hit: Hit) -> str:
@@ -55,10 +57,7 @@ def disclaimer_shown(tracker: Tracker) -> bool:
     for event in reversed(tracker.events):
         if event.get("event") == "session_started":
             return False
-        if (
-            event.get("event") == "bot"
-            and (event.get("metadata") or {}).get("utter_action") in DISCLAIMER_RESPONSES
-        ):
+        if event.get("event") == "bot" and (event.get("metadata") or {}).get("utter_action") in DISCLAIMER_RESPONSES:
             return True
     return False
 
@@ -155,9 +154,7 @@ class ActionAnswerQuestion(Action):
 
         previous: Optional[str] = tracker.get_slot("last_question")
         previous_passages: List[str] = list(tracker.get_slot("last_passage_ids") or [])
-        decision = decide_for_turn(
-            text, previous, previous_passages, escalated, intent == OUT_OF_SCOPE_INTENT
-        )
+        decision = decide_for_turn(text, previous, previous_passages, escalated, intent == OUT_OF_SCOPE_INTENT)
         logger.debug(
             "answer: follow_up=%s top=%s",
             decision.follow_up,
@@ -176,9 +173,7 @@ class ActionAnswerQuestion(Action):
             if not disclaimer_shown(tracker):
                 dispatcher.utter_message(response="utter_disclaimer")
         events.append(SlotSet("retrieval_ranking", [h.passage.id for h in decision.ranking]))
-        events.append(
-            SlotSet("answer_outcome", outcome(decision.answered, escalated, intent == OUT_OF_SCOPE_INTENT))
-        )
+        events.append(SlotSet("answer_outcome", outcome(decision.answered, escalated, intent == OUT_OF_SCOPE_INTENT)))
         return events
 
 

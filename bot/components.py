@@ -115,9 +115,7 @@ class RedFlagScreen(GraphComponent):
             return
         logger.debug("Red flag: %s", reasons["categories"])
         escalation = {INTENT_NAME_KEY: ESCALATION_INTENT, PREDICTED_CONFIDENCE_KEY: 1.0}
-        ranking = [
-            r for r in message.get(INTENT_RANKING_KEY) or [] if r.get(INTENT_NAME_KEY) != ESCALATION_INTENT
-        ]
+        ranking = [r for r in message.get(INTENT_RANKING_KEY) or [] if r.get(INTENT_NAME_KEY) != ESCALATION_INTENT]
         message.set(INTENT, escalation, add_to_output=True)
         message.set(INTENT_RANKING_KEY, [escalation, *ranking], add_to_output=True)
         entities = [e for e in message.get(ENTITIES) or [] if e.get("entity") != LEVEL_ENTITY]
@@ -140,9 +138,7 @@ class RedFlagScreen(GraphComponent):
         (below ``trust_classifier_above``) is not, since it flags mild
         effects such as "my skin is flaking".
         """
-        ranking = [
-            r for r in message.get(INTENT_RANKING_KEY) or [] if r.get(INTENT_NAME_KEY) != ESCALATION_INTENT
-        ]
+        ranking = [r for r in message.get(INTENT_RANKING_KEY) or [] if r.get(INTENT_NAME_KEY) != ESCALATION_INTENT]
         fallback = ranking[0] if ranking else {INTENT_NAME_KEY: "ask_question", PREDICTED_CONFIDENCE_KEY: 0.0}
         message.set(INTENT, fallback, add_to_output=True)
         message.set(INTENT_RANKING_KEY, ranking, add_to_output=True)

@@ -49,9 +49,7 @@ FACE = r"face|lips|lip|tongue|throat|mouth|eyelids|eyelid|eyes|eye|cheeks|cheek"
 AIRWAY = r"lips|lip|tongue|throat|mouth"
 SWELL = r"swell|swells|swelling|swollen|swelled|puffy|puffed|puffing|puffed up|bloated|blown up"
 MILD = r"slight|slightly|little|bit|mild|mildly|minor|tiny|small|somewhat|abit"
-CREAM_NOUN = (
-    r"cream|creme|tube|tubes|sachet|sachets|packet|packets|imiquimod|aldara|zyclara|stuff|medicine|medication"
-)
+CREAM_NOUN = r"cream|creme|tube|tubes|sachet|sachets|packet|packets|imiquimod|aldara|zyclara|stuff|medicine|medication"
 SKIN_AREA = r"skin|area|spot|spots|patch|patches|site|wound|sore|lesion|place"
 WORD = r"[^\s|]+"
 
@@ -177,9 +175,7 @@ RULES: Tuple[Rule, ...] = (
         + r"|\b(?:red and (?:hot|warm)|(?:hot|warm) and (?:red|swollen))\b"
         r"|\bred\s+(?:streak|streaks|line|lines|stripes?)\b|\bstreak\w*"
         + "|"
-        + _near(
-            r"spreading|spreads|spread|growing|expanding|extending", r"red|redness|rash|infection|pink", 4
-        )
+        + _near(r"spreading|spreads|spread|growing|expanding|extending", r"red|redness|rash|infection|pink", 4)
         + "|"
         + _near(r"hot|warm|heat|burning hot", r"to the touch|to touch|when i touch", 2),
     ),
@@ -234,9 +230,7 @@ NEGATORS: FrozenSet[str] = frozenset(
     "no not without none nor dont doesnt didnt isnt arent wasnt werent havent hasnt hadnt neither zero nope".split()
 )
 # Words that turn a negation into uncertainty ("not sure if ...", "dont know whether ...").
-UNCERTAIN: FrozenSet[str] = frozenset(
-    "sure know think certain if whether unsure wonder tell seem seems".split()
-)
+UNCERTAIN: FrozenSet[str] = frozenset("sure know think certain if whether unsure wonder tell seem seems".split())
 NEGATION_WINDOW = 3
 
 # Canonical spellings that typos are mapped to. Each is matched by the rules.

@@ -90,8 +90,7 @@ def looks_like_follow_up(message: str) -> bool:
     """
     words = _WORD.findall(message)
     return bool(words) and (
-        len(words) <= 4
-        or (len(words) <= settings.FOLLOW_UP_MAX_WORDS and bool(_FOLLOW_UP_START.match(message)))
+        len(words) <= 4 or (len(words) <= settings.FOLLOW_UP_MAX_WORDS and bool(_FOLLOW_UP_START.match(message)))
     )
 
 
@@ -178,9 +177,7 @@ def _without(in_context: Ranking, previous_passages: Sequence[str], own: Ranking
     comes back when it still matches clearly best.
     """
     hits = [
-        Hit(h.passage, h.score - settings.REPEAT_PASSAGE_PENALTY, h.matched)
-        if h.passage.id in previous_passages
-        else h
+        Hit(h.passage, h.score - settings.REPEAT_PASSAGE_PENALTY, h.matched) if h.passage.id in previous_passages else h
         for h in in_context.hits
     ]
     hits.sort(key=lambda h: h.score, reverse=True)

@@ -116,9 +116,7 @@ def source_sha256() -> str:
     return hashlib.sha256(settings.LEAFLET_PATH.read_bytes()).hexdigest()
 
 
-def collect_rows(
-    passages: List[Passage], phrasings: Dict[str, List[str]], unanswerable: List[str]
-) -> List[IndexRow]:
+def collect_rows(passages: List[Passage], phrasings: Dict[str, List[str]], unanswerable: List[str]) -> List[IndexRow]:
     """List the texts to index.
 
     Args:

@@ -130,9 +130,7 @@ def _entry_for(line: str, layout: List[Dict[str, Any]]) -> Dict[str, Any]:
     for entry in layout:
         if line.strip().startswith(entry["starts_with"]):
             return entry
-    raise LayoutError(
-        f"No layout entry for the paragraph starting {line.strip()[:60]!r}; update knowledge/layout.yml."
-    )
+    raise LayoutError(f"No layout entry for the paragraph starting {line.strip()[:60]!r}; update knowledge/layout.yml.")
 
 
 def load_passages() -> List[Passage]:

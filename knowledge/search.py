@@ -99,9 +99,7 @@ class KnowledgeBase:
                     continue
                 if passage_index not in seen:
                     seen.add(passage_index)
-                    ranking.hits.append(
-                        Hit(self._passages[passage_index], float(score), self._loaded.rows[row].text)
-                    )
+                    ranking.hits.append(Hit(self._passages[passage_index], float(score), self._loaded.rows[row].text))
             rankings.append(ranking)
         return rankings
 

@@ -165,9 +165,7 @@ def test_conversation_survives_a_restart(rasa_only: RunningBot) -> None:
     sender = _sender()
     client.turn(sender, "I have a fever")
     assert rasa_only.stop() == 0
-    restarted = start_bot(
-        rasa_only.data_dir, rasa_only.log_path, with_actions=False, rasa_port=rasa_only.rasa_port
-    )
+    restarted = start_bot(rasa_only.data_dir, rasa_only.log_path, with_actions=False, rasa_port=rasa_only.rasa_port)
     try:
         events = BotClient(restarted.url).tracker_events(sender)
         assert [e.get("text") for e in events if e.get("event") == "user"] == ["I have a fever"]

@@ -33,9 +33,7 @@ def test_escalation_recall_is_total(outcomes: List[Outcome]) -> None:
 def test_answer_accuracy_is_at_least_90_percent(outcomes: List[Outcome]) -> None:
     metrics = summarise(outcomes)
     failures = [
-        (o.text, o.message["expect"], o.turn.passage_ids)
-        for o in outcomes
-        if o.kind == "answer" and not o.correct
+        (o.text, o.message["expect"], o.turn.passage_ids) for o in outcomes if o.kind == "answer" and not o.correct
     ]
     assert metrics["answer_top1"]["rate"] >= 0.90, failures
 

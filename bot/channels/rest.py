@@ -67,9 +67,7 @@ class SafeRestInput(RestInput):
                 metadata = body.get("metadata") if isinstance(body.get("metadata"), dict) else None
                 try:
                     await on_new_message(
-                        UserMessage(
-                            checked.text, collector, sender, input_channel=self.name(), metadata=metadata
-                        )
+                        UserMessage(checked.text, collector, sender, input_channel=self.name(), metadata=metadata)
                     )
                 except Exception:  # noqa: BLE001 - report, never crash the request
                     logger.exception("REST message could not be handled")

@@ -1,0 +1,1 @@
+"""Answer-quality evaluation (``make eval``) and its baselines."""
