@@ -25,7 +25,7 @@ export TRACKER_DB ?= $(ROOT)/var/tracker.db
 TRAINING_INPUTS := config.yml domain.yml $(shell find $(ROOT)/bot -name '*.yml' 2>/dev/null)
 INDEX_INPUTS := knowledge/leaflet.txt knowledge/layout.yml knowledge/phrasings.yml
 
-.PHONY: help venv index train validate run shell ask test unit lint types clean
+.PHONY: help venv index train validate run shell ask test unit lint types eval bench bench-smoke clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -94,6 +94,16 @@ test: $(INDEX) $(MODEL) ## Everything CI runs: lint, validate, unit, conversatio
 	$(RASA) data validate --data bot --domain domain.yml --config config.yml --fail-on-warnings
 	$(RASA) test core --stories tests/test_conversations.yml --model $(MODEL) --fail-on-prediction-errors --out results/conversations
 	$(PY) -m pytest -q -rs
+	$(PY) -m tests.bench.benchmark --smoke > test-artifacts/bench-smoke.txt && tail -n 30 test-artifacts/bench-smoke.txt
+
+eval: $(INDEX) $(MODEL) ## Answer quality through the running bot vs baselines -> docs/evaluation.md
+	$(PY) -m tests.eval.evaluate
+
+bench: $(INDEX) $(MODEL) ## Speed and memory figures (quiet machine please) -> docs/performance.md
+	$(PY) -m tests.bench.benchmark
+
+bench-smoke: $(INDEX) $(MODEL) ## A short run of the benchmark harness (CI), written to test-artifacts/
+	$(PY) -m tests.bench.benchmark --smoke
 
 clean: ## Remove built artefacts (index, model, results), keep conversations and .venv
 	rm -rf var/index models results

@@ -20,9 +20,10 @@ from rasa.shared.nlu.constants import (
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
-from bot import redflags
+from bot import patches, redflags
 
 logger = logging.getLogger(__name__)
+patches.apply()
 
 ESCALATION_INTENT = "report_severe_symptom"
 LEVEL_ENTITY = "red_flag_level"

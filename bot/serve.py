@@ -9,9 +9,15 @@ same command on spare ports. Settings come from environment variables:
 - ``BOT_DATA_DIR`` (``var/``): the SQLite conversation store lives here.
 - ``BOT_MODEL`` (``models/imiquimod-faq.tar.gz``): the trained model.
 - ``RASA_API_TOKEN``: if set, the HTTP API requires it.
-- ``CORS_ORIGINS``: space-separated origins allowed to call the server.
+- ``CORS_ORIGINS``: space-separated origins allowed to call the server from
+  a browser (sites that embed the widget); ``*`` is never passed on (see
+  ``bot.channels.origins``).
 - ``BOT_NO_ACTIONS=1``: start only the Rasa server (used to test escalation
   with the action server down).
+- ``BOT_CREDENTIALS`` (``credentials.yml``): the channels. A channel whose
+  section names an unset ``${VAR}`` is left out and the others are served
+  (see ``bot.credentials``); e.g. Telegram is on only with ``TELEGRAM_TOKEN``,
+  ``TELEGRAM_BOT_USERNAME``, ``TELEGRAM_WEBHOOK_URL`` and ``TELEGRAM_SECRET_TOKEN``.
 
 Ctrl-C or SIGTERM stops both processes cleanly.
 """
@@ -28,6 +34,9 @@ import urllib.request
 from pathlib import Path
 from typing import Callable, Dict, List, Optional
 
+from bot.channels.origins import configured_origins
+from bot.credentials import write_runtime_credentials
+
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 VENV_BIN = Path(sys.executable).parent
 DEFAULT_MODEL = PROJECT_DIR / "models" / "imiquimod-faq.tar.gz"
@@ -38,13 +47,28 @@ def _env(name: str, default: str) -> str:
     return os.environ.get(name) or default
 
 
+def bot_data_dir() -> Path:
+    """The folder for the conversation store and the runtime credentials (``BOT_DATA_DIR``)."""
+    return Path(_env("BOT_DATA_DIR", str(PROJECT_DIR / "var"))).resolve()
+
+
+def credentials_file(quiet: bool = False) -> Path:
+    """Write the runtime credentials (the channels that are configured) and return their path.
+
+    Args:
+        quiet: Whether to keep quiet about channels left out.
+    """
+    source = Path(_env("BOT_CREDENTIALS", str(PROJECT_DIR / "credentials.yml")))
+    return write_runtime_credentials(bot_data_dir(), source, quiet=quiet)
+
+
 def server_env() -> Dict[str, str]:
     """Return the environment both servers run with.
 
     Returns:
         A copy of this process's environment plus the bot's settings.
     """
-    data_dir = Path(_env("BOT_DATA_DIR", str(PROJECT_DIR / "var"))).resolve()
+    data_dir = bot_data_dir()
     data_dir.mkdir(parents=True, exist_ok=True)
     env = dict(os.environ)
     env.update(
@@ -91,11 +115,11 @@ def rasa_command() -> List[str]:
         "--endpoints",
         str(PROJECT_DIR / "endpoints.yml"),
         "--credentials",
-        _env("BOT_CREDENTIALS", str(PROJECT_DIR / "credentials.yml")),
+        str(credentials_file()),
     ]
     if os.environ.get("RASA_API_TOKEN"):
         command += ["--auth-token", os.environ["RASA_API_TOKEN"]]
-    origins = os.environ.get("CORS_ORIGINS", "").split()
+    origins = configured_origins()
     if origins:
         command += ["--cors", *origins]
     return command
@@ -193,6 +217,7 @@ def main() -> int:
             return 1
         host = _env("RASA_HOST", "127.0.0.1")
         print(f"serve: ready. REST: http://{host}:{rasa_port}/webhooks/rest/webhook", flush=True)
+        print(f"serve: widget demo page: http://{host}:{rasa_port}/webhooks/widget/", flush=True)
         while not stopping["flag"]:
             if any(p.poll() is not None for p in processes):
                 print("serve: a server exited; stopping the other", file=sys.stderr)

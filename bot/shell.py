@@ -12,7 +12,7 @@ import os
 import subprocess
 import sys
 
-from bot.serve import PROJECT_DIR, VENV_BIN, _env, action_command, server_env, stop, wait_until_up
+from bot.serve import PROJECT_DIR, VENV_BIN, _env, action_command, credentials_file, server_env, stop, wait_until_up
 
 
 def main() -> int:
@@ -34,6 +34,10 @@ def main() -> int:
             _env("BOT_MODEL", str(PROJECT_DIR / "models" / "imiquimod-faq.tar.gz")),
             "--endpoints",
             str(PROJECT_DIR / "endpoints.yml"),
+            # rasa shell reads the whole credentials file (only to build its
+            # command-line channel), and Rasa stops on an unset ${VAR} there.
+            "--credentials",
+            str(credentials_file(quiet=True)),
             "--port",
             _env("RASA_PORT", "5006"),
         ]

