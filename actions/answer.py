@@ -11,6 +11,13 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from bot import redflags
+from bot.names import (
+    DISCLAIMER_RESPONSES,
+    ESCALATION_INTENT,
+    ESCALATION_RESPONSE,
+    OUT_OF_SCOPE_INTENT,
+    RED_FLAG_LEVEL,
+)
 from knowledge import settings
 from knowledge.answering import Decision, decide, looks_like_follow_up, split_parts
 from knowledge.embedder import warm_up
@@ -18,9 +25,6 @@ from knowledge.search import Hit, get_knowledge_base
 
 logger = logging.getLogger(__name__)
 
-ESCALATION_INTENT = "report_severe_symptom"
-OUT_OF_SCOPE_INTENT = "out_of_scope"
-DISCLAIMER_RESPONSES = ("utter_greet", "utter_disclaimer")
 # Load the index and the model when the action server imports this module,
 # so the first patient does not wait for them.
 get_knowledge_base()
@@ -147,8 +151,8 @@ class ActionAnswerQuestion(Action):
         events: List[Dict[str, Any]] = []
         screen = redflags.screen(text)
         if screen.escalate and not escalation_already_sent(tracker):
-            events.append(SlotSet("red_flag_level", screen.level))
-            dispatcher.utter_message(response="utter_contact_provider")
+            events.append(SlotSet(RED_FLAG_LEVEL, screen.level))
+            dispatcher.utter_message(response=ESCALATION_RESPONSE)
             escalated = True
         escalated = escalated or screen.escalate
 

@@ -21,12 +21,12 @@ from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
 from bot import patches, redflags
+from bot.names import ESCALATION_INTENT, RED_FLAG_LEVEL
 
 logger = logging.getLogger(__name__)
 patches.apply()
 
-ESCALATION_INTENT = "report_severe_symptom"
-LEVEL_ENTITY = "red_flag_level"
+LEVEL_ENTITY = RED_FLAG_LEVEL
 RED_FLAG_PROPERTY = "red_flag"
 
 

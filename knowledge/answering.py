@@ -31,9 +31,12 @@ _PART_SPLIT = re.compile(
 )
 _QUESTION = re.compile(rf"\?|^\s*(?:{_QUESTION_WORDS})\b", re.IGNORECASE)
 _FOLLOW_UP_START = re.compile(
-    r"^\s*(?:and|also|but|or|so|plus|what about|how about|what if|same for|then)\b",
+    r"^\s*(?:and|also|but|or|so|plus|what about|how about|what if|same for|then|only|even|with|without"
+    r"|for|on|in|during|after|before|instead|otherwise|why|really)\b",
     re.IGNORECASE,
 )
+# Words that point back to the previous question ("why would that happen?").
+_ANAPHOR = re.compile(r"\b(?:that|this|those|these|them|they|then|there|one|ones|such)\b", re.IGNORECASE)
 _WORD = re.compile(r"[A-Za-z0-9']+")
 
 
@@ -90,7 +93,11 @@ def looks_like_follow_up(message: str) -> bool:
     """
     words = _WORD.findall(message)
     return bool(words) and (
-        len(words) <= 4 or (len(words) <= settings.FOLLOW_UP_MAX_WORDS and bool(_FOLLOW_UP_START.match(message)))
+        len(words) <= 4
+        or (
+            len(words) <= settings.FOLLOW_UP_MAX_WORDS
+            and bool(_FOLLOW_UP_START.match(message) or _ANAPHOR.search(message))
+        )
     )
 
 

@@ -21,9 +21,8 @@ from typing import Any, Dict, List, Optional
 os.environ.setdefault("USE_TF", "0")
 
 from bot import redflags  # noqa: E402
-from knowledge.settings import PROJECT_DIR  # noqa: E402
+from bot.serve import DEFAULT_MODEL as MODEL_PATH  # noqa: E402
 
-MODEL_PATH = PROJECT_DIR / "models" / "imiquimod-faq.tar.gz"
 RULE_REPLIES = {
     "greet": "utter_greet, utter_disclaimer",
     "start": "utter_greet, utter_disclaimer",
@@ -68,7 +67,8 @@ def describe(text: str, previous: Optional[str], parse: Optional[Dict[str, Any]]
     Returns:
         Printable lines.
     """
-    from actions.answer import OUT_OF_SCOPE_INTENT, decide_for_turn
+    from actions.answer import decide_for_turn
+    from bot.names import ESCALATION_INTENT, OUT_OF_SCOPE_INTENT
 
     screen = redflags.screen(text)
     lines = [
@@ -84,7 +84,7 @@ def describe(text: str, previous: Optional[str], parse: Optional[Dict[str, Any]]
             lines.append("            (escalated by the intent classifier, not by a rule)")
     else:
         lines.append("nlu intent: unavailable (no running server and no trained model)")
-    escalated = screen.escalate or intent == "report_severe_symptom"
+    escalated = screen.escalate or intent == ESCALATION_INTENT
     decision = decide_for_turn(text, previous, [], escalated, intent == OUT_OF_SCOPE_INTENT)
     lines.append("top passages:")
     for hit in decision.ranking:

@@ -15,7 +15,7 @@ from bot import redflags
 
 MAX_MESSAGE_CHARS = 2000
 MAX_SENDER_CHARS = 128
-_SENDER = re.compile(r"^[A-Za-z0-9_.:@+\-]{1,128}$")
+_SENDER = re.compile(rf"^[A-Za-z0-9_.:@+\-]{{1,{MAX_SENDER_CHARS}}}$")
 LONG_NOTICE = (
     f"Your message was very long, so I read only its first {MAX_MESSAGE_CHARS} characters. "
     "Please send one question at a time."
