@@ -12,7 +12,17 @@ import os
 import subprocess
 import sys
 
-from bot.serve import PROJECT_DIR, VENV_BIN, _env, action_command, credentials_file, server_env, stop, wait_until_up
+from bot.serve import (
+    DEFAULT_MODEL,
+    PROJECT_DIR,
+    VENV_BIN,
+    _env,
+    action_command,
+    credentials_file,
+    server_env,
+    stop,
+    wait_until_up,
+)
 
 
 def main() -> int:
@@ -31,7 +41,7 @@ def main() -> int:
             str(VENV_BIN / "rasa"),
             "shell",
             "--model",
-            _env("BOT_MODEL", str(PROJECT_DIR / "models" / "imiquimod-faq.tar.gz")),
+            _env("BOT_MODEL", str(DEFAULT_MODEL)),
             "--endpoints",
             str(PROJECT_DIR / "endpoints.yml"),
             # rasa shell reads the whole credentials file (only to build its

@@ -49,6 +49,18 @@ RESTART_TEXT = INTENT_MESSAGE_PREFIX + USER_INTENT_RESTART
 MessageHandler = Callable[[UserMessage], Awaitable[Any]]
 
 
+def follow_rasa_log_level() -> None:
+    """Log the Telegram channel at Rasa's level (``LOG_LEVEL``, ``--debug``).
+
+    Under ``rasa run`` the root logger ends up at WARNING, so without this the
+    channel's INFO lines (the webhook is set, a redelivery was dropped) would
+    never show.
+    """
+    level = logging.getLogger("rasa").getEffectiveLevel()
+    for name in (__name__, "bot.channels.telegram_webhook"):
+        logging.getLogger(name).setLevel(level)
+
+
 def _status(status: str, code: int = 200) -> HTTPResponse:
     return response.json({"status": status}, status=code)
 
@@ -85,12 +97,13 @@ class SafeTelegramInput(TelegramInput):
         """Build the channel from its ``credentials.yml`` section."""
         if not credentials:
             cls.raise_missing_credentials_exception()
+        settings: Dict[str, Any] = credentials or {}
         return cls(
-            credentials.get("access_token"),
-            credentials.get("verify"),
-            credentials.get("webhook_url"),
-            credentials.get("secret_token"),
-            credentials.get("api_base"),
+            settings.get("access_token"),
+            settings.get("verify"),
+            settings.get("webhook_url"),
+            settings.get("secret_token"),
+            settings.get("api_base"),
         )
 
     def __init__(
@@ -121,11 +134,12 @@ class SafeTelegramInput(TelegramInput):
             raise RasaException(
                 "Telegram: the token is not a bot token (<digits>:<text>, as BotFather gives it)."
             ) from None
-        if not valid_secret(secret_token):
+        if secret_token is None or not valid_secret(secret_token):
             raise RasaException("Telegram: the secret token must be 1-256 characters of A-Z, a-z, 0-9, _ and -.")
         if not webhook_url:
             raise RasaException("Telegram: the webhook URL is missing.")
         super().__init__(access_token, verify, webhook_url, debug_mode=False)
+        follow_rasa_log_level()
         self.secret_token: str = secret_token
         self.api_base = api_base or DEFAULT_API_BASE
         self._callbacks = CallbackPayloads()

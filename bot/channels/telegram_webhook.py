@@ -97,7 +97,8 @@ class BotIdentity:
     @property
     def mismatch(self) -> bool:
         """Whether the token belongs to another bot than the configured one."""
-        return self.checked and bool(self.expected) and self.username.lower() != self.expected.lower()
+        username = self.username
+        return username is not None and bool(self.expected) and username.lower() != self.expected.lower()
 
     async def check(self, bot: SafeTelegramOutput) -> bool:
         """Ask ``getMe`` the first time only, and say whether the username matches.

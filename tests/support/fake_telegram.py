@@ -69,10 +69,12 @@ class FakeTelegram:
         self._message_id = 0
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name="fake-telegram", daemon=True)
-        self._runner: Optional[web.AppRunner] = None
+        app = web.Application()
+        app.router.add_route("*", "/bot{token}/{method}", self._handle)
+        self._runner = web.AppRunner(app)
         self._site: Optional[web.TCPSite] = None
         self._thread.start()
-        self._run(self._setup())
+        self._run(self._runner.setup())
 
     @property
     def url(self) -> str:
@@ -81,12 +83,6 @@ class FakeTelegram:
 
     def _run(self, coroutine: Any) -> Any:
         return asyncio.run_coroutine_threadsafe(coroutine, self._loop).result(10)
-
-    async def _setup(self) -> None:
-        app = web.Application()
-        app.router.add_route("*", "/bot{token}/{method}", self._handle)
-        self._runner = web.AppRunner(app)
-        await self._runner.setup()
 
     async def _start_site(self) -> None:
         if self._site is None:
@@ -194,3 +190,31 @@ class FakeTelegram:
                 {"ok": False, "error_code": 404, "description": "Not Found: method not found"}, status=404
             )
         return web.json_response({"ok": True, "result": result})
+
+
+TOKEN = "123456789:AAE-fake_token-for-tests"
+USERNAME = "imiquimod_test_bot"
+SECRET = "test-secret_0123456789"
+WEBHOOK_URL = "https://bot.example.test/webhooks/telegram/webhook"
+
+
+def bot_env(fake: FakeTelegram, retry_base_s: str = "0.2", retry_max_s: str = "1") -> Dict[str, str]:
+    """The environment that turns the bot's Telegram channel on, against the fake.
+
+    Args:
+        fake: The fake Bot API.
+        retry_base_s: The first pause between ``setWebhook`` attempts.
+        retry_max_s: The longest pause.
+
+    Returns:
+        The ``TELEGRAM_*`` variables for ``start_bot(extra_env=...)``.
+    """
+    return {
+        "TELEGRAM_TOKEN": fake.token,
+        "TELEGRAM_BOT_USERNAME": fake.username,
+        "TELEGRAM_WEBHOOK_URL": WEBHOOK_URL,
+        "TELEGRAM_SECRET_TOKEN": SECRET,
+        "TELEGRAM_API_BASE": fake.url,
+        "TELEGRAM_RETRY_BASE_S": retry_base_s,
+        "TELEGRAM_RETRY_MAX_S": retry_max_s,
+    }
