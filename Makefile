@@ -24,8 +24,10 @@ export TRACKER_DB ?= $(ROOT)/var/tracker.db
 
 TRAINING_INPUTS := config.yml domain.yml $(shell find $(ROOT)/bot -name '*.yml' 2>/dev/null)
 INDEX_INPUTS := knowledge/leaflet.txt knowledge/layout.yml knowledge/phrasings.yml
+# The website widget's one browser library (socket.io-client), from web/package-lock.json.
+WEB_DEPS := $(ROOT)/web/node_modules/.package-lock.json
 
-.PHONY: help venv index train validate run shell ask test unit lint types eval bench bench-smoke clean
+.PHONY: help venv index train validate web run shell ask test unit lint types eval bench bench-smoke clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -69,7 +71,14 @@ $(MODEL): $(STAMP) $(TRAINING_INPUTS) bot/components.py bot/redflags.py
 
 train: $(MODEL) ## Train the Rasa model (only when the training data or config changed)
 
-run: $(INDEX) $(MODEL) ## Start the action server and the Rasa server (REST on 127.0.0.1:5005)
+$(WEB_DEPS): web/package.json web/package-lock.json
+	@command -v npm >/dev/null || { echo "ERROR: npm is needed once, to install the widget's socket.io client (e.g. apt-get install npm)." >&2; exit 1; }
+	cd web && npm ci --no-audit --no-fund
+	@touch $(WEB_DEPS)
+
+web: $(WEB_DEPS) ## Install the website widget's socket.io client (npm ci in web/, from package-lock.json)
+
+run: $(INDEX) $(MODEL) $(WEB_DEPS) ## Start the action server and the Rasa server (REST on 127.0.0.1:5005)
 	$(PY) -m bot.serve
 
 shell: $(INDEX) $(MODEL) ## Pharmacists' shell: chat with the bot in the terminal
@@ -88,7 +97,7 @@ types: $(STAMP) ## Type check (mypy)
 unit: $(INDEX) ## Unit tests only (no servers)
 	$(PY) -m pytest -m "not server" -q
 
-test: $(INDEX) $(MODEL) ## Everything CI runs: lint, validate, unit, conversation and end-to-end tests
+test: $(INDEX) $(MODEL) $(WEB_DEPS) ## Everything CI runs: lint, validate, unit, conversation and end-to-end tests
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(RASA) data validate --data bot --domain domain.yml --config config.yml --fail-on-warnings

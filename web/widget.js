@@ -18,7 +18,7 @@
   }
   var BASE = new URL("./", script.src).href; // .../webhooks/widget/
   var SERVER = new URL(script.src).origin;
-  var SOCKET_PATH = script.getAttribute("data-socket-path") || "/socket.io/";
+  var SOCKET_PATH = "/socket.io/";
   var INIT_PAYLOAD = "/greet";
   var SESSION_KEY = "imiquimod-faq-widget:session";
   var OPEN_KEY = "imiquimod-faq-widget:open";
@@ -55,15 +55,23 @@
     return node;
   }
 
+  var io = null; // our own socket.io client, whatever the host page has as window.io
+
   function loadAssets(done) {
     var css = el("link", { rel: "stylesheet", href: BASE + "widget.css" });
     document.head.appendChild(css);
-    if (window.io) {
-      done();
-      return;
-    }
+    var hadIo = Object.prototype.hasOwnProperty.call(window, "io");
+    var pageIo = window.io;
     var vendor = el("script", { src: BASE + "vendor/socket.io.min.js" });
-    vendor.onload = done;
+    vendor.onload = function () {
+      io = window.io;
+      if (hadIo) {
+        window.io = pageIo;
+      } else {
+        delete window.io;
+      }
+      done();
+    };
     vendor.onerror = function () {
       ui.status.textContent = "The chat could not load. Please try again later.";
     };
@@ -307,7 +315,7 @@
       return;
     }
     ui.status.textContent = "Connecting\u2026";
-    socket = window.io(SERVER, { path: SOCKET_PATH, withCredentials: false });
+    socket = io(SERVER, { path: SOCKET_PATH, withCredentials: false });
     socket.on("connect", function () {
       socket.emit("session_request", { session_id: sessionId || storeGet("localStorage", SESSION_KEY) });
     });
@@ -349,7 +357,7 @@
     if (moveFocus) {
       ui.input.focus();
     }
-    if (window.io) {
+    if (io) {
       connect();
     }
     scrollToEnd();

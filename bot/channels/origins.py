@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import os
 import re
-from typing import List, Mapping, Optional
+from typing import List, Mapping, Optional, Sequence
 
 logger = logging.getLogger(__name__)
 
@@ -59,7 +59,7 @@ def same_origin(environ: Mapping[str, str]) -> Optional[str]:
     return f"{environ.get('wsgi.url_scheme', 'http')}://{host}"
 
 
-def origin_allowed(origin: Optional[str], environ: Mapping[str, str], allowed: List[str]) -> bool:
+def origin_allowed(origin: Optional[str], environ: Mapping[str, str], allowed: Sequence[str]) -> bool:
     """Whether a browser request from ``origin`` may use the bot.
 
     Args:

@@ -24,7 +24,7 @@ import json
 import logging
 import re
 import uuid
-from typing import Any, Awaitable, Callable, Dict, List, Mapping, Optional
+from typing import Any, Awaitable, Callable, Dict, List, Mapping, Optional, Sequence
 
 import engineio
 import socketio
@@ -106,6 +106,8 @@ class PersistentSocketIOInput(SocketIOInput):
     ``socketio_path``, ``jwt_key``, ``jwt_method``, ``metadata_key``.
     """
 
+    allowed_origins: Sequence[str] = ()
+
     @classmethod
     def name(cls) -> str:
         """Keep Rasa's channel name and route prefix, /webhooks/socketio/."""
@@ -118,7 +120,7 @@ class PersistentSocketIOInput(SocketIOInput):
         return LabelledSocketIOOutput(self.sio, self.bot_message_evt)
 
     def _check_origin(self, origin: Optional[str], environ: Mapping[str, Any]) -> bool:
-        return origin_allowed(origin, environ, configured_origins())
+        return origin_allowed(origin, environ, self.allowed_origins)
 
     def _token_accepted(self, auth: Optional[Dict[str, Any]]) -> bool:
         if not self.jwt_key:
@@ -128,6 +130,7 @@ class PersistentSocketIOInput(SocketIOInput):
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         """Build the socket.io server and its HTTP routes."""
+        self.allowed_origins = configured_origins()  # read once, at startup, like `rasa run --cors`
         sio = _OriginCheckedServer(async_mode="sanic", cors_allowed_origins=self._check_origin)
         self.sio = sio
         blueprint = SocketBlueprint(sio, self.socketio_path, "socketio_webhook", __name__)

@@ -5,7 +5,7 @@ Routes (prefix ``/webhooks/widget``):
 - ``GET /``: a demo page with the widget, under a Content-Security-Policy
   that allows nothing but the bot's own origin;
 - ``GET /widget.js``, ``GET /widget.css``: the widget (``web/``), and the demo page's
-  ``demo.css``;
+  ``demo.css`` and ``favicon.svg``;
 - ``GET /vendor/socket.io.min.js``: socket.io-client's browser bundle, from
   ``web/node_modules`` (installed by ``make`` from ``web/package-lock.json``);
 - ``GET /history/<session_id>``: the patient's and the bot's texts of one
@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Any, Awaitable, Callable, Dict, Tuple
+from typing import Any, Awaitable, Callable, Coroutine, Dict, Tuple
 
 from rasa.core.channels.channel import InputChannel, UserMessage
 from sanic import Blueprint, response
@@ -38,6 +38,7 @@ FILES: Dict[str, Tuple[Path, str]] = {
     "widget.js": (WEB_DIR / "widget.js", "text/javascript; charset=utf-8"),
     "widget.css": (WEB_DIR / "widget.css", "text/css; charset=utf-8"),
     "demo.css": (WEB_DIR / "demo.css", "text/css; charset=utf-8"),
+    "favicon.svg": (WEB_DIR / "favicon.svg", "image/svg+xml"),
     "vendor/socket.io.min.js": (SOCKETIO_BUNDLE, "text/javascript; charset=utf-8"),
 }
 DEMO_PAGE = WEB_DIR / "index.html"
@@ -92,7 +93,7 @@ class WidgetPage(InputChannel):
         return pages
 
 
-def _file_handler(path: Path, mime_type: str) -> Callable[[Request], Awaitable[HTTPResponse]]:
+def _file_handler(path: Path, mime_type: str) -> Callable[[Request], Coroutine[Any, Any, HTTPResponse]]:
     """A route handler that serves one file, or a 404 when it is missing."""
 
     async def serve_file(_: Request) -> HTTPResponse:
