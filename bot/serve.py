@@ -27,6 +27,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -183,12 +184,35 @@ def stop(processes: List[subprocess.Popen], grace: float = 10.0) -> None:
             process.wait()
 
 
+def port_in_use(port: int, host: str = "127.0.0.1") -> bool:
+    """Whether something already listens on a TCP port.
+
+    Args:
+        port: The port.
+        host: The interface to try.
+
+    Returns:
+        True when the port cannot be bound.
+    """
+    with socket.socket() as sock:
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return True
+    return False
+
+
 def main() -> int:
     """Run both servers in the foreground until one exits or a signal arrives.
 
     Returns:
         The exit status.
     """
+    wanted = [("RASA_PORT", "5005")] + ([] if os.environ.get("BOT_NO_ACTIONS") == "1" else [("ACTION_PORT", "5055")])
+    busy = [f"{name}={_env(name, default)}" for name, default in wanted if port_in_use(int(_env(name, default)))]
+    if busy:
+        print(f"serve: port already in use ({', '.join(busy)}); is the bot already running?", file=sys.stderr)
+        return 1
     env = server_env()
     processes: List[subprocess.Popen] = []
     stopping = {"flag": False}
