@@ -195,6 +195,8 @@ def port_in_use(port: int, host: str = "127.0.0.1") -> bool:
         True when the port cannot be bound.
     """
     with socket.socket() as sock:
+        # Like the servers themselves: connections in TIME_WAIT do not block a restart.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind((host, port))
         except OSError:
