@@ -26,7 +26,6 @@ from bot.names import ESCALATION_INTENT, RED_FLAG_LEVEL
 logger = logging.getLogger(__name__)
 patches.apply()
 
-LEVEL_ENTITY = RED_FLAG_LEVEL
 RED_FLAG_PROPERTY = "red_flag"
 
 
@@ -119,10 +118,10 @@ class RedFlagScreen(GraphComponent):
         ranking = [r for r in message.get(INTENT_RANKING_KEY) or [] if r.get(INTENT_NAME_KEY) != ESCALATION_INTENT]
         message.set(INTENT, escalation, add_to_output=True)
         message.set(INTENT_RANKING_KEY, [escalation, *ranking], add_to_output=True)
-        entities = [e for e in message.get(ENTITIES) or [] if e.get("entity") != LEVEL_ENTITY]
+        entities = [e for e in message.get(ENTITIES) or [] if e.get("entity") != RED_FLAG_LEVEL]
         entities.append(
             {
-                "entity": LEVEL_ENTITY,
+                "entity": RED_FLAG_LEVEL,
                 "value": reasons["level"],
                 "start": 0,
                 "end": len(text),

@@ -24,7 +24,7 @@ import re
 import unicodedata
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Dict, FrozenSet, Iterable, List, Optional, Pattern, Tuple
+from typing import Dict, FrozenSet, List, Optional, Pattern, Tuple
 
 # --- vocabulary -------------------------------------------------------------
 
@@ -506,15 +506,3 @@ def mentions_mildness(text: str) -> bool:
         True when a mildness word appears.
     """
     return any(word in _MILD_WORDS for word in normalise(text).split())
-
-
-def screen_many(texts: Iterable[str]) -> List[ScreenResult]:
-    """Screen several messages.
-
-    Args:
-        texts: Messages.
-
-    Returns:
-        One verdict per message.
-    """
-    return [screen(t) for t in texts]

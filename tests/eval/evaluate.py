@@ -24,7 +24,7 @@ from tests.eval.baselines import run_baselines
 from tests.eval.metrics import Prediction, score
 from tests.support.botclient import BotClient
 from tests.support.labelled import HOLDOUT_FRACTION, HOLDOUT_SEED, load_labelled
-from tests.support.scoring import Outcome, run_all
+from tests.support.scoring import Outcome, run_all, to_predictions
 from tests.support.servers import PROJECT_DIR, start_bot
 
 DOCS = PROJECT_DIR / "docs"
@@ -40,23 +40,6 @@ COLUMNS = [
     ("decline_recall", "Decline recall"),
     ("follow_up_accuracy", "Follow-up accuracy"),
 ]
-
-
-def bot_predictions(outcomes: List[Outcome]) -> List[Prediction]:
-    """Turn the bot's outcomes into predictions."""
-    predictions = []
-    for outcome in outcomes:
-        answered = outcome.turn.passage_ids
-        ranking = list(dict.fromkeys([*answered, *outcome.ranking]))
-        predictions.append(
-            Prediction(
-                answer=answered[0] if answered else None,
-                ranking=ranking,
-                declined=outcome.turn.declined and not answered,
-                escalated=outcome.turn.escalated_first,
-            )
-        )
-    return predictions
 
 
 def threshold_curve(messages: List[Dict[str, Any]]) -> List[Tuple[float, float, float]]:
@@ -176,7 +159,7 @@ def main() -> int:
             outcomes = run_all(BotClient(bot.url), messages)
         finally:
             bot.stop()
-    systems: Dict[str, List[Prediction]] = {BOT: bot_predictions(outcomes)}
+    systems: Dict[str, List[Prediction]] = {BOT: to_predictions(outcomes)}
     if not args.no_baselines:
         systems.update(run_baselines(messages))
     splits = {"holdout": "Hold-out (never used for tuning)", "tuning": "Tuning part"}

@@ -11,6 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional
 
+from tests.eval.metrics import Prediction
 from tests.support.botclient import BotClient, Turn
 
 
@@ -102,41 +103,25 @@ def run_all(client: BotClient, messages: List[Dict[str, Any]], workers: int = 4)
         return list(pool.map(lambda m: run_message(client, m), messages))
 
 
-def summarise(outcomes: List[Outcome]) -> Dict[str, Any]:
-    """Compute the headline metrics.
+def to_predictions(outcomes: List[Outcome]) -> List[Prediction]:
+    """Describe the bot's outcomes as predictions, for ``tests.eval.metrics.score``.
 
     Args:
-        outcomes: Outcomes of one split.
+        outcomes: Outcomes of played messages.
 
     Returns:
-        Metrics by name, with counts.
+        One prediction per outcome: the first passage answered, the ranking
+        (answered passages first), and whether the bot declined or escalated first.
     """
-    by_kind: Dict[str, List[Outcome]] = {}
+    predictions = []
     for outcome in outcomes:
-        by_kind.setdefault(outcome.kind, []).append(outcome)
-
-    def rate(items: List[Outcome], predicate: Any) -> Dict[str, Any]:
-        hits = sum(1 for o in items if predicate(o))
-        return {"rate": hits / len(items) if items else float("nan"), "hits": hits, "n": len(items)}
-
-    answers = by_kind.get("answer", [])
-    declines = by_kind.get("decline", [])
-    all_declined = [o for o in outcomes if o.turn.declined and not o.turn.passage_ids]
-    ranks = [o.rank_of_expected() for o in answers]
-    return {
-        "answer_top1": rate(answers, lambda o: o.correct),
-        "answer_top3": rate(answers, lambda o: (o.rank_of_expected() or 99) <= 3),
-        "answer_mrr": sum(1.0 / r for r in ranks if r) / len(ranks) if ranks else float("nan"),
-        "escalation_recall": rate(by_kind.get("escalate", []), lambda o: o.correct),
-        "false_escalation_benign": rate(by_kind.get("benign", []), lambda o: o.turn.escalated),
-        "benign_answered": rate(by_kind.get("benign", []), lambda o: o.correct),
-        "decline_recall": rate(declines, lambda o: o.correct),
-        "decline_precision": {
-            "rate": (sum(1 for o in all_declined if o.kind == "decline") / len(all_declined))
-            if all_declined
-            else float("nan"),
-            "hits": sum(1 for o in all_declined if o.kind == "decline"),
-            "n": len(all_declined),
-        },
-        "follow_up_accuracy": rate(by_kind.get("follow_up", []), lambda o: o.correct),
-    }
+        answered = outcome.turn.passage_ids
+        predictions.append(
+            Prediction(
+                answer=answered[0] if answered else None,
+                ranking=list(dict.fromkeys([*answered, *outcome.ranking])),
+                declined=outcome.turn.declined and not answered,
+                escalated=outcome.turn.escalated_first,
+            )
+        )
+    return predictions
