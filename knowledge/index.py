@@ -234,6 +234,7 @@ def load_or_build(index_dir: Path = settings.INDEX_DIR) -> LoadedIndex:
     Returns:
         The loaded index.
     """
+    faiss.omp_set_num_threads(settings.FAISS_THREADS)
     loaded = read(index_dir)
     if loaded is None:
         logger.info("Index missing or stale in %s; rebuilding", index_dir)

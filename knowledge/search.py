@@ -86,20 +86,21 @@ class KnowledgeBase:
         scores, ids = self._loaded.index.search(np.ascontiguousarray(vectors, dtype=np.float32), total)
         rankings: List[Ranking] = []
         for row_scores, row_ids in zip(scores, ids, strict=True):
+            valid = row_ids >= 0
+            row_scores, row_ids = row_scores[valid], row_ids[valid]
+            # Rows come best first, so each passage's first row is its best.
+            passage_of_row = self._row_passage[row_ids]
+            _, first = np.unique(passage_of_row, return_index=True)
             ranking = Ranking()
-            seen: set = set()
-            for score, row in zip(row_scores, row_ids, strict=True):
-                if row < 0:
-                    continue
-                passage_index = int(self._row_passage[row])
-                if passage_index < 0:
-                    if score > ranking.unanswerable_score:
-                        ranking.unanswerable_score = float(score)
-                        ranking.unanswerable_match = self._loaded.rows[row].text
-                    continue
-                if passage_index not in seen:
-                    seen.add(passage_index)
-                    ranking.hits.append(Hit(self._passages[passage_index], float(score), self._loaded.rows[row].text))
+            for position in np.sort(first):
+                row = int(row_ids[position])
+                passage_index = int(passage_of_row[position])
+                score = float(row_scores[position])
+                if passage_index < 0:  # the best known unanswerable question
+                    ranking.unanswerable_score = score
+                    ranking.unanswerable_match = self._loaded.rows[row].text
+                else:
+                    ranking.hits.append(Hit(self._passages[passage_index], score, self._loaded.rows[row].text))
             rankings.append(ranking)
         return rankings
 

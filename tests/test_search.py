@@ -81,6 +81,32 @@ def test_search_returns_passages_with_cosine_scores(kb: KnowledgeBase) -> None:
     assert len({h.passage.id for h in hits}) == 5
 
 
+def test_query_embedding_matches_sentence_transformers_encode() -> None:
+    import torch
+
+    from knowledge.embedder import get_model
+
+    texts = ["fever", "what should I do if the skin gets really red and itchy after a week of using aldara cream"]
+    with torch.inference_mode():
+        reference = get_model().encode([normalise(t) for t in texts], normalize_embeddings=True)
+    assert np.allclose(embed(texts), reference, atol=1e-5)
+
+
+def test_ranking_scores_each_passage_by_its_best_row(kb: KnowledgeBase) -> None:
+    query = embed(["can I drink alcohol while using it"])
+    scores, ids = kb._loaded.index.search(query, kb._loaded.index.ntotal)
+    best: dict = {}
+    for score, row in zip(scores[0], ids[0], strict=True):
+        best.setdefault(kb._loaded.rows[row].passage_id, float(score))
+    ranking = kb.rank_vectors(query)[0]
+    assert [(h.passage.id, h.score) for h in ranking.hits] == [
+        (pid, score) for pid, score in best.items() if pid in kb.passages
+    ]
+    assert len(ranking.hits) == len(kb.passages)
+    unanswerable = [score for pid, score in best.items() if pid not in kb.passages]
+    assert ranking.unanswerable_score == max(unanswerable)
+
+
 @pytest.mark.parametrize(
     ("question", "expected"),
     [
