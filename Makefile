@@ -27,7 +27,7 @@ INDEX_INPUTS := knowledge/leaflet.txt knowledge/layout.yml knowledge/phrasings.y
 # The website widget's one browser library (socket.io-client), from web/package-lock.json.
 WEB_DEPS := $(ROOT)/web/node_modules/.package-lock.json
 
-.PHONY: help venv index train validate web run shell ask test unit lint types eval bench bench-smoke clean
+.PHONY: help venv index train validate web run run-scaled shell ask test unit lint types eval bench bench-smoke clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -80,6 +80,9 @@ web: $(WEB_DEPS) ## Install the website widget's socket.io client (npm ci in web
 
 run: $(INDEX) $(MODEL) $(WEB_DEPS) ## Start the action server and the Rasa server (REST on 127.0.0.1:5005)
 	$(PY) -m bot.serve
+
+run-scaled: $(INDEX) $(MODEL) $(WEB_DEPS) ## Like run, with several workers on PostgreSQL and Redis (RASA_WORKERS, default 2)
+	BOT_SCALE_OUT=1 $(PY) -m bot.serve
 
 shell: $(INDEX) $(MODEL) ## Pharmacists' shell: chat with the bot in the terminal
 	@RASA_PORT=$${RASA_PORT:-5006} ACTION_PORT=$${ACTION_PORT:-5056} $(PY) -m bot.shell

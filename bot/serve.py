@@ -14,6 +14,13 @@ same command on spare ports. Settings come from environment variables:
   ``bot.channels.origins``).
 - ``BOT_NO_ACTIONS=1``: start only the Rasa server (used to test escalation
   with the action server down).
+- ``BOT_SCALE_OUT=1`` (``make run-scaled``): several Rasa workers
+  (``RASA_WORKERS``, default 2) and action-server workers (``ACTION_WORKERS``,
+  default 1) with ``endpoints.scaled.yml``: conversations in PostgreSQL, locks
+  in Redis. ``POSTGRES_HOST``/``POSTGRES_PORT``/``POSTGRES_DB``/
+  ``POSTGRES_USER``/``POSTGRES_PASSWORD`` and ``REDIS_HOST``/``REDIS_PORT``/
+  ``REDIS_DB`` name existing servers; when a host is unset, a local server is
+  started on loopback (``bot.services``; ports 5433 and 6380 by default).
 - ``BOT_CREDENTIALS`` (``credentials.yml``): the channels. A channel whose
   section names an unset ``${VAR}`` is left out and the others are served
   (see ``bot.credentials``); e.g. Telegram is on only with ``TELEGRAM_TOKEN``,
@@ -35,6 +42,7 @@ import urllib.request
 from pathlib import Path
 from typing import Callable, Dict, List, Optional
 
+from bot import services
 from bot.channels.origins import configured_origins
 from bot.credentials import write_runtime_credentials
 
@@ -42,6 +50,8 @@ PROJECT_DIR = Path(__file__).resolve().parent.parent
 VENV_BIN = Path(sys.executable).parent
 DEFAULT_MODEL = PROJECT_DIR / "models" / "imiquimod-faq.tar.gz"
 STARTUP_TIMEOUT_S = 180.0
+# Scaled out: the services started locally when their host is unset (port variable, host variable, default port).
+LOCAL_SERVICES = [("POSTGRES_PORT", "POSTGRES_HOST", "5433"), ("REDIS_PORT", "REDIS_HOST", "6380")]
 
 
 def _env(name: str, default: str) -> str:
@@ -61,6 +71,16 @@ def credentials_file(quiet: bool = False) -> Path:
     """
     source = Path(_env("BOT_CREDENTIALS", str(PROJECT_DIR / "credentials.yml")))
     return write_runtime_credentials(bot_data_dir(), source, quiet=quiet)
+
+
+def scaled_out() -> bool:
+    """Whether to run several workers on PostgreSQL and Redis (``BOT_SCALE_OUT=1``)."""
+    return os.environ.get("BOT_SCALE_OUT") == "1"
+
+
+def endpoints_file() -> Path:
+    """The endpoints the Rasa server runs with."""
+    return PROJECT_DIR / ("endpoints.scaled.yml" if scaled_out() else "endpoints.yml")
 
 
 def server_env() -> Dict[str, str]:
@@ -114,7 +134,7 @@ def rasa_command() -> List[str]:
         "--model",
         _env("BOT_MODEL", str(DEFAULT_MODEL)),
         "--endpoints",
-        str(PROJECT_DIR / "endpoints.yml"),
+        str(endpoints_file()),
         "--credentials",
         str(credentials_file()),
     ]
@@ -165,8 +185,25 @@ def wait_until_up(
     return False
 
 
+def _signal_group(process: subprocess.Popen, signum: int) -> bool:
+    """Send a signal to a server's whole process group; False when the group is gone."""
+    try:
+        os.killpg(process.pid, signum)
+        return True
+    except (ProcessLookupError, PermissionError):
+        return False
+
+
+def _group_alive(process: subprocess.Popen) -> bool:
+    return _signal_group(process, 0)
+
+
 def stop(processes: List[subprocess.Popen], grace: float = 10.0) -> None:
-    """Stop processes with SIGTERM, then SIGKILL after a grace period.
+    """Stop servers with SIGTERM, then SIGKILL after a grace period.
+
+    Each server runs in its own process group (see :func:`spawn`), and the
+    signal goes to the whole group, so Sanic's worker processes and
+    PostgreSQL's backends stop with their parent instead of being orphaned.
 
     Args:
         processes: The processes to stop, in order.
@@ -174,14 +211,30 @@ def stop(processes: List[subprocess.Popen], grace: float = 10.0) -> None:
     """
     for process in processes:
         if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
+            _signal_group(process, signal.SIGTERM)
     deadline = time.monotonic() + grace
     for process in processes:
         try:
             process.wait(max(0.1, deadline - time.monotonic()))
         except subprocess.TimeoutExpired:
-            process.kill()
+            _signal_group(process, signal.SIGKILL)
             process.wait()
+        while _group_alive(process) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        _signal_group(process, signal.SIGKILL)
+
+
+def spawn(command: List[str], env: Dict[str, str]) -> subprocess.Popen:
+    """Start a server in a process group of its own.
+
+    Args:
+        command: The command line.
+        env: Its environment.
+
+    Returns:
+        The process.
+    """
+    return subprocess.Popen(command, cwd=PROJECT_DIR, env=env, start_new_session=True)
 
 
 def port_in_use(port: int, host: str = "127.0.0.1") -> bool:
@@ -204,6 +257,34 @@ def port_in_use(port: int, host: str = "127.0.0.1") -> bool:
     return False
 
 
+def start_backing_services(env: Dict[str, str], processes: List[subprocess.Popen]) -> None:
+    """Point the scaled-out bot at PostgreSQL and Redis, starting local ones where none is named.
+
+    Args:
+        env: The servers' environment; the services' variables are added to it.
+        processes: Started service processes are appended (they are stopped last).
+
+    Raises:
+        services.ServiceError: A local service did not start.
+    """
+    env.setdefault("POSTGRES_PASSWORD", "")
+    env.setdefault("REDIS_DB", "1")
+    if not os.environ.get("POSTGRES_HOST"):
+        postgres = services.start_postgres(bot_data_dir(), int(_env("POSTGRES_PORT", "5433")))
+        processes.append(postgres.process)
+        env.update(postgres.env)
+    if not os.environ.get("REDIS_HOST"):
+        redis = services.start_redis(bot_data_dir(), int(_env("REDIS_PORT", "6380")))
+        processes.append(redis.process)
+        env.update(redis.env)
+    services.create_tracker_table(env)
+    print(
+        f"serve: scaled out: {_env('RASA_WORKERS', '2')} Rasa workers, {_env('ACTION_WORKERS', '1')} action workers; "
+        f"PostgreSQL {env['POSTGRES_HOST']}:{env['POSTGRES_PORT']}, Redis {env['REDIS_HOST']}:{env['REDIS_PORT']}",
+        flush=True,
+    )
+
+
 def main() -> int:
     """Run both servers in the foreground until one exits or a signal arrives.
 
@@ -211,6 +292,8 @@ def main() -> int:
         The exit status.
     """
     wanted = [("RASA_PORT", "5005")] + ([] if os.environ.get("BOT_NO_ACTIONS") == "1" else [("ACTION_PORT", "5055")])
+    if scaled_out():
+        wanted += [(name, port) for name, host, port in LOCAL_SERVICES if not os.environ.get(host)]
     busy = [f"{name}={_env(name, default)}" for name, default in wanted if port_in_use(int(_env(name, default)))]
     if busy:
         print(f"serve: port already in use ({', '.join(busy)}); is the bot already running?", file=sys.stderr)
@@ -226,15 +309,22 @@ def main() -> int:
     signal.signal(signal.SIGTERM, on_signal)
     rasa_port = _env("RASA_PORT", "5005")
     try:
+        if scaled_out():
+            try:
+                start_backing_services(env, processes)
+            except services.ServiceError as error:
+                print(f"serve: {error}", file=sys.stderr)
+                return 1
+            env["SANIC_WORKERS"] = _env("RASA_WORKERS", "2")
         if os.environ.get("BOT_NO_ACTIONS") != "1":
-            env_actions = dict(env, USE_TF="0")
-            actions = subprocess.Popen(action_command(), cwd=PROJECT_DIR, env=env_actions)
+            env_actions = dict(env, USE_TF="0", SANIC_WORKERS=_env("ACTION_WORKERS", "1"))
+            actions = spawn(action_command(), env_actions)
             processes.append(actions)
             action_health = f"http://127.0.0.1:{_env('ACTION_PORT', '5055')}/health"
             if not wait_until_up(action_health, actions):
                 print("serve: the action server did not start", file=sys.stderr)
                 return 1
-        rasa = subprocess.Popen(rasa_command(), cwd=PROJECT_DIR, env=env)
+        rasa = spawn(rasa_command(), env)
         processes.append(rasa)
         token = os.environ.get("RASA_API_TOKEN")
         status_url = f"http://127.0.0.1:{rasa_port}/status" + (f"?token={token}" if token else "")
