@@ -26,7 +26,7 @@ import time
 import urllib.request
 import uuid
 from pathlib import Path
-from typing import Any, Callable, Dict, List
+from typing import Any, Callable, Dict, List, Optional
 
 import psutil
 
@@ -35,6 +35,9 @@ from tests.support.servers import PROJECT_DIR, free_port, start_bot
 QUESTION = "How should I store the cream?"
 ESCALATION = "I have a fever and big blisters"
 GREETING = "hello"
+# The scaled-out run's Rasa workers, and the floor's load (greetings only, as many conversations as our target).
+SCALED_RASA_WORKERS = 2
+FLOOR_LOAD_CONVERSATIONS = 20
 MIX = [QUESTION, "can I use sunscreen?", ESCALATION, "how long until results?", GREETING, "what is imiquimod for?"]
 
 
@@ -92,7 +95,9 @@ def rest_latency(base_url: str, text: str, n: int) -> Dict[str, float]:
     )
 
 
-async def _load(base_url: str, conversations: int, per_conversation: int) -> Dict[str, Any]:
+async def _load(
+    base_url: str, conversations: int, per_conversation: int, texts: Optional[List[str]] = None
+) -> Dict[str, Any]:
     import aiohttp
 
     latencies: List[float] = []
@@ -102,7 +107,8 @@ async def _load(base_url: str, conversations: int, per_conversation: int) -> Dic
     async def conversation(session: aiohttp.ClientSession, index: int) -> None:
         nonlocal errors
         for turn in range(per_conversation):
-            body = {"sender": f"load{run}-{conversations}-{index}", "message": MIX[(index + turn) % len(MIX)]}
+            mix = texts or MIX
+            body = {"sender": f"load{run}-{conversations}-{index}", "message": mix[(index + turn) % len(mix)]}
             start = time.perf_counter()
             try:
                 async with session.post(f"{base_url}/webhooks/rest/webhook", json=body) as response:
@@ -131,24 +137,79 @@ async def _load(base_url: str, conversations: int, per_conversation: int) -> Dic
     }
 
 
-def throughput(base_url: str, levels: List[int], per_conversation: int) -> List[Dict[str, Any]]:
-    """Run the load at each concurrency level."""
-    return [asyncio.run(_load(base_url, level, per_conversation)) for level in levels]
+def throughput(
+    base_url: str, levels: List[int], per_conversation: int, pid: Optional[int] = None
+) -> List[Dict[str, Any]]:
+    """Run the load at each concurrency level.
+
+    Args:
+        base_url: The Rasa server.
+        levels: Numbers of concurrent conversations.
+        per_conversation: Messages each conversation sends.
+        pid: The launcher's pid; when given, each level also reports the CPU
+            time per message of each server role.
+
+    Returns:
+        One row per level.
+    """
+    rows = []
+    for level in levels:
+        before = cpu_seconds(pid) if pid else {}
+        row = asyncio.run(_load(base_url, level, per_conversation))
+        if pid:
+            after = cpu_seconds(pid)
+            row["cpu_ms_per_message"] = {
+                role: 1000 * (after[role] - before.get(role, 0.0)) / max(1, row["messages"] - row["errors"])
+                for role in after
+            }
+        rows.append(row)
+    return rows
+
+
+def _role(command: str) -> Optional[str]:
+    if "run actions" in command:
+        return "action server"
+    if "redis-server" in command:
+        return "redis"
+    if "postgres" in command:
+        return "postgresql"
+    if " run " in f"{command} ":
+        return "rasa server"
+    return None
+
+
+def _children(pid: int) -> List[Any]:
+    try:
+        return psutil.Process(pid).children(recursive=True)
+    except psutil.Error:
+        return []
+
+
+def cpu_seconds(pid: int) -> Dict[str, float]:
+    """CPU seconds (user + system) used so far by a launcher's servers, by role."""
+    found: Dict[str, float] = {}
+    for child in _children(pid):
+        try:
+            role = _role(" ".join(child.cmdline()))
+            times = child.cpu_times()
+        except psutil.Error:
+            continue
+        if role:
+            found[role] = found.get(role, 0.0) + times.user + times.system
+    return found
 
 
 def rss_mb(pid: int) -> Dict[str, float]:
     """RSS in MB of a launcher's child processes, by role."""
     found: Dict[str, float] = {}
-    for child in psutil.Process(pid).children(recursive=True):
+    for child in _children(pid):
         try:
-            command = " ".join(child.cmdline())
+            role = _role(" ".join(child.cmdline()))
             rss = child.memory_info().rss / 2**20
         except psutil.Error:
             continue
-        if "run actions" in command:
-            found["action server"] = found.get("action server", 0.0) + rss
-        elif " run " in f"{command} ":
-            found["rasa server"] = found.get("rasa server", 0.0) + rss
+        if role:
+            found[role] = found.get(role, 0.0) + rss
     return found
 
 
@@ -204,7 +265,7 @@ def rasa_bin() -> str:
     return str(Path(sys.executable).parent / "rasa")
 
 
-def measure_floor(n: int, log: Path) -> Dict[str, Any]:
+def measure_floor(n: int, per_conversation: int, log: Path) -> Dict[str, Any]:
     """Create, train and run a bare ``rasa init`` bot; measure its REST greeting latency and RSS.
 
     This is the floor the project measured before any of our code: Rasa's own
@@ -249,11 +310,19 @@ def measure_floor(n: int, log: Path) -> Dict[str, Any]:
             ready_s = time.perf_counter() - started
             latency = rest_latency(base, GREETING, n)
             parse = summary(time_calls(lambda i: post_json(f"{base}/model/parse", {"text": GREETING}), n))
+            load = asyncio.run(_load(base, FLOOR_LOAD_CONVERSATIONS, per_conversation, texts=[GREETING]))
             rss = psutil.Process(process.pid).memory_info().rss / 2**20
         finally:
             process.terminate()
             process.wait(30)
-    return {"train_s": train_s, "ready_s": ready_s, "rest_greeting": latency, "parse": parse, "rss_mb": rss}
+    return {
+        "train_s": train_s,
+        "ready_s": ready_s,
+        "rest_greeting": latency,
+        "parse": parse,
+        "rss_mb": rss,
+        "throughput": load,
+    }
 
 
 def measure_train() -> float:
@@ -293,6 +362,26 @@ def measure_index_build() -> float:
         return time.perf_counter() - start
 
 
+def measure_scaled(levels: List[int], per_conversation: int, log: Path) -> Dict[str, Any]:
+    """Throughput of the scaled-out bot (``make run-scaled``): Rasa workers on PostgreSQL and Redis."""
+    env = {
+        "BOT_SCALE_OUT": "1",
+        "RASA_WORKERS": str(SCALED_RASA_WORKERS),
+        "POSTGRES_PORT": str(free_port()),
+        "REDIS_PORT": str(free_port()),
+    }
+    with tempfile.TemporaryDirectory(prefix="bench-scaled-") as tmp:
+        start = time.perf_counter()
+        bot = start_bot(Path(tmp), log, extra_env=env, timeout=300)
+        ready_s = time.perf_counter() - start
+        try:
+            rows = throughput(bot.url, levels, per_conversation, pid=bot.process.pid)
+            rss = rss_mb(bot.process.pid)
+        finally:
+            bot.stop()
+    return {"rasa_workers": SCALED_RASA_WORKERS, "ready_s": ready_s, "throughput": rows, "rss_mb": rss}
+
+
 def cold_start(data_dir: Path, log: Path) -> Dict[str, Any]:
     """Start our bot and time until the first leaflet answer arrives."""
     start = time.perf_counter()
@@ -302,8 +391,8 @@ def cold_start(data_dir: Path, log: Path) -> Dict[str, Any]:
     return {"bot": bot, "ready_s": ready_s, "first_answer_s": time.perf_counter() - start}
 
 
-def plot(levels: List[Dict[str, Any]], path: Path) -> None:
-    """Latency against concurrency, with throughput on a second axis."""
+def plot(levels: List[Dict[str, Any]], scaled: List[Dict[str, Any]], path: Path) -> None:
+    """Latency against concurrency, with throughput on a second axis, for one worker and scaled out."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -311,13 +400,23 @@ def plot(levels: List[Dict[str, Any]], path: Path) -> None:
 
     xs = [row["conversations"] for row in levels]
     fig, ax = plt.subplots(figsize=(6.4, 4.2), dpi=110)
-    ax.plot(xs, [row["p50"] for row in levels], marker="o", label="p50 latency")
-    ax.plot(xs, [row["p95"] for row in levels], marker="o", label="p95 latency")
+    ax.plot(xs, [row["p50"] for row in levels], marker="o", label="p50, one worker")
+    ax.plot(xs, [row["p95"] for row in levels], marker="o", label="p95, one worker")
+    scaled_xs = [row["conversations"] for row in scaled]
+    ax.plot(scaled_xs, [row["p95"] for row in scaled], marker="o", linestyle="--", label="p95, scaled out")
     ax.set_xlabel("concurrent conversations")
     ax.set_ylabel("REST round trip (ms)")
     ax.grid(alpha=0.3)
     other = ax.twinx()
-    other.plot(xs, [row["messages_per_s"] for row in levels], marker="s", color="#2e8b57", label="messages/s")
+    other.plot(xs, [row["messages_per_s"] for row in levels], marker="s", color="#2e8b57", label="msg/s, one worker")
+    other.plot(
+        scaled_xs,
+        [row["messages_per_s"] for row in scaled],
+        marker="s",
+        linestyle="--",
+        color="#8b2e6b",
+        label="msg/s, scaled out",
+    )
     other.set_ylabel("messages per second")
     handles = ax.get_legend_handles_labels()[0] + other.get_legend_handles_labels()[0]
     labels = ax.get_legend_handles_labels()[1] + other.get_legend_handles_labels()[1]
@@ -332,9 +431,21 @@ def _ms(row: Dict[str, float]) -> str:
     return f"{row['p50']:.1f} / {row['p95']:.1f} / {row['p99']:.1f}"
 
 
+def _throughput_row(setup: str, r: Dict[str, Any]) -> str:
+    cpu = r.get("cpu_ms_per_message") or {}
+    cpu_text = ", ".join(f"{role} {ms:.0f}" for role, ms in sorted(cpu.items())) + (
+        f"; total {sum(cpu.values()):.0f}" if cpu else "-"
+    )
+    return (
+        f"| {setup} | {r['conversations']} | {r['messages']} | {r['errors']} | {r['messages_per_s']:.1f} |"
+        f" {r['p50']:.1f} | {r['p95']:.1f} | {cpu_text} |"
+    )
+
+
 def report(results: Dict[str, Any], smoke: bool) -> List[str]:
     """Render the figures as Markdown."""
     ours, floor = results["rest"]["leaflet question"], results["floor"]["rest_greeting"]
+    scaled_rss = results["scaled"]["rss_mb"]
     lines = [
         "# Performance",
         "",
@@ -361,13 +472,16 @@ def report(results: Dict[str, Any], smoke: bool) -> List[str]:
         "",
         "## Throughput",
         "",
-        "| Concurrent conversations | Messages | Errors | Messages/s | p50 ms | p95 ms |",
-        "|---|---|---|---|---|---|",
-        *[
-            f"| {r['conversations']} | {r['messages']} | {r['errors']} | {r['messages_per_s']:.1f} | {r['p50']:.1f} |"
-            f" {r['p95']:.1f} |"
-            for r in results["throughput"]
-        ],
+        f"One worker: `make run` (one Rasa process, one action server, SQLite). Scaled out: `make run-scaled`"
+        f" ({results['scaled']['rasa_workers']} Rasa workers, one action server, PostgreSQL and Redis started by"
+        " the launcher). CPU is milliseconds of CPU per answered message, summed over each role's processes;"
+        " the machine has 2 cores, so 2000 ms of CPU per second is all there is.",
+        "",
+        "| Set-up | Concurrent conversations | Messages | Errors | Messages/s | p50 ms | p95 ms | CPU ms/message |",
+        "|---|---|---|---|---|---|---|---|",
+        *[_throughput_row("one worker", r) for r in results["throughput"]],
+        *[_throughput_row("scaled out", r) for r in results["scaled"]["throughput"]],
+        _throughput_row("floor: bare `rasa init`, greetings only", results["floor"]["throughput"]),
         "",
         "![latency against concurrency](latency_concurrency.png)",
         "",
@@ -376,6 +490,7 @@ def report(results: Dict[str, Any], smoke: bool) -> List[str]:
         "| Figure | Value |",
         "|---|---|",
         *[f"| RSS, {name} | {mb:.0f} MB |" for name, mb in results["rss_mb"].items()],
+        *[f"| RSS scaled out, {name} (all its processes) | {mb:.0f} MB |" for name, mb in scaled_rss.items()],
         f"| RSS, bare Rasa floor | {results['floor']['rss_mb']:.0f} MB |",
         f"| Index build (embed all rows) | {results['index_build_s']:.1f} s |",
         f"| `rasa train` (our bot) | {results['train_s']:.1f} s |",
@@ -383,6 +498,7 @@ def report(results: Dict[str, Any], smoke: bool) -> List[str]:
         f"| Launcher start to ready (trained model) | {results['cold']['ready_s']:.1f} s |",
         f"| Launcher start to first answer | {results['cold']['first_answer_s']:.1f} s |",
         f"| Floor start to ready | {results['floor']['ready_s']:.1f} s |",
+        f"| Scaled out: launcher start to ready (PostgreSQL, Redis, workers) | {results['scaled']['ready_s']:.1f} s |",
         "",
         "## Against the targets",
         "",
@@ -416,7 +532,8 @@ def targets(results: Dict[str, Any]) -> List[str]:
     """Say which targets the run met."""
     question = results["rest"]["leaflet question"]
     floor = results["floor"]["rest_greeting"]
-    at_20 = next((r for r in results["throughput"] if r["conversations"] == 20), None)
+    candidates = [r for r in results["throughput"] + results["scaled"]["throughput"] if r["conversations"] == 20]
+    at_20 = max(candidates, key=lambda r: r["messages_per_s"]) if candidates else None
     rows = [
         f"- Leaflet question p95 {question['p95']:.1f} ms (target <= 60 ms): "
         + ("met" if question["p95"] <= 60 else "missed"),
@@ -425,8 +542,8 @@ def targets(results: Dict[str, Any]) -> List[str]:
     ]
     if at_20:
         rows.append(
-            f"- {at_20['messages_per_s']:.1f} messages/s at 20 concurrent conversations with {at_20['errors']} errors"
-            " (target >= 40 with 0 errors): "
+            f"- {at_20['messages_per_s']:.1f} messages/s at 20 concurrent conversations with {at_20['errors']} errors,"
+            " the better of one worker and scaled out (target >= 40 with 0 errors): "
             + ("met" if at_20["messages_per_s"] >= 40 and at_20["errors"] == 0 else "missed")
         )
     return rows
@@ -464,12 +581,13 @@ def main() -> int:
                 "escalation": rest_latency(bot.url, ESCALATION, n),
                 "greeting": rest_latency(bot.url, GREETING, n),
             }
-            results["throughput"] = throughput(bot.url, levels, per_conversation)
+            results["throughput"] = throughput(bot.url, levels, per_conversation, pid=bot.process.pid)
             results["rss_mb"] = rss_mb(bot.process.pid)
         finally:
             bot.stop()
-    results["floor"] = measure_floor(n, artifacts / "bench-floor.log")
-    plot(results["throughput"], out / "latency_concurrency.png")
+    results["scaled"] = measure_scaled(levels, per_conversation, artifacts / "bench-scaled.log")
+    results["floor"] = measure_floor(n, per_conversation, artifacts / "bench-floor.log")
+    plot(results["throughput"], results["scaled"]["throughput"], out / "latency_concurrency.png")
     text = "\n".join(report(results, args.smoke))
     (out / "performance.md").write_text(text, encoding="utf-8")
     (artifacts / f"performance{'-smoke' if args.smoke else ''}.json").write_text(json.dumps(results, indent=1))
