@@ -106,7 +106,9 @@ def fingerprint() -> str:
     ):
         digest.update(path.name.encode())
         digest.update(path.read_bytes() if path.exists() else b"")
-    digest.update(f"{settings.MODEL_NAME} quantized={settings.QUANTIZE_MODEL}".encode())
+    digest.update(
+        f"{settings.MODEL_NAME} quantized={settings.QUANTIZE_MODEL} backend={settings.EMBEDDING_BACKEND}".encode()
+    )
     digest.update(str(FORMAT_VERSION).encode())
     return digest.hexdigest()
 

