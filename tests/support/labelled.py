@@ -40,7 +40,12 @@ def load_labelled(split: Optional[str] = None) -> List[Dict[str, Any]]:
 
 
 def holdout_ids(messages: List[Dict[str, Any]]) -> set:
-    """Draw the hold-out ids: a fixed-seed random sample of each kind.
+    """Draw the hold-out ids: a fixed-seed random sample of each kind, batch by batch.
+
+    Messages written later carry ``batch: N``; each batch is drawn with its
+    own seed, so adding a batch never moves a message of an earlier batch
+    between the parts (batch 1, the messages without ``batch``, keeps the
+    draw it always had).
 
     Args:
         messages: All labelled messages.
@@ -48,9 +53,11 @@ def holdout_ids(messages: List[Dict[str, Any]]) -> set:
     Returns:
         The ids in the hold-out part.
     """
-    rng = random.Random(HOLDOUT_SEED)
     chosen: set = set()
-    for kind in KINDS:
-        ids = sorted(m["id"] for m in messages if m["kind"] == kind)
-        chosen.update(rng.sample(ids, round(len(ids) * HOLDOUT_FRACTION)))
+    for batch in sorted({int(m.get("batch", 1)) for m in messages}):
+        rng = random.Random(HOLDOUT_SEED if batch == 1 else f"{HOLDOUT_SEED}-batch-{batch}")
+        in_batch = [m for m in messages if int(m.get("batch", 1)) == batch]
+        for kind in KINDS:
+            ids = sorted(m["id"] for m in in_batch if m["kind"] == kind)
+            chosen.update(rng.sample(ids, round(len(ids) * HOLDOUT_FRACTION)))
     return chosen
