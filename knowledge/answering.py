@@ -125,7 +125,7 @@ def decide(
     parts = split_parts(message)
     queries = [message, *parts]
     if follow_up:
-        queries.append(f"{previous_question} {message}")
+        queries += [f"{previous_question} {message}", str(previous_question)]
     rankings = kb.search_many(queries)
     own = rankings[0]
     if len(_WORD.findall(message)) >= settings.LONG_MESSAGE_WORDS:
@@ -134,7 +134,7 @@ def decide(
         own = _best_of(rankings[: 1 + len(parts)])
     ranking = own
     if follow_up:
-        ranking = _best_of([own, _without(rankings[-1], previous_passages, own)])
+        ranking = _best_of([own, _without(rankings[-2], previous_passages, rankings[-1])])
     decision = Decision(ranking=ranking.hits[: settings.SEARCH_TOP_K], follow_up=follow_up)
     if ranking.top < threshold:
         return decision
@@ -177,14 +177,24 @@ def _best_of(rankings: List[Ranking]) -> Ranking:
     return merged
 
 
-def _without(in_context: Ranking, previous_passages: Sequence[str], own: Ranking) -> Ranking:
-    """Lower the in-context scores of the passages just given.
+def _without(in_context: Ranking, previous_passages: Sequence[str], previous: Ranking) -> Ranking:
+    """Lower the in-context scores of the passages just given, unless the follow-up is about them too.
 
-    A follow-up usually asks something new, so the previous answer only
-    comes back when it still matches clearly best.
+    A follow-up usually asks something new: a passage just given keeps its
+    in-context score only when adding the follow-up raised it above what the
+    previous question alone scored ("when do they get better?" after "what
+    side effects can I get?"); otherwise it loses ``REPEAT_PASSAGE_PENALTY``.
+
+    Args:
+        in_context: The ranking of the previous question plus the follow-up.
+        previous_passages: The passages given in the last answer.
+        previous: The ranking of the previous question alone.
     """
+    before = {h.passage.id: h.score for h in previous.hits}
     hits = [
-        Hit(h.passage, h.score - settings.REPEAT_PASSAGE_PENALTY, h.matched) if h.passage.id in previous_passages else h
+        Hit(h.passage, h.score - settings.REPEAT_PASSAGE_PENALTY, h.matched)
+        if h.passage.id in previous_passages and h.score <= before.get(h.passage.id, -1.0)
+        else h
         for h in in_context.hits
     ]
     hits.sort(key=lambda h: h.score, reverse=True)

@@ -144,13 +144,34 @@ def failures(outcomes: List[Outcome]) -> List[str]:
     return lines
 
 
+def tune() -> int:
+    """Run the tuning part through the bot and print its figures and failures (the hold-out is not run)."""
+    messages = load_labelled("tuning")
+    with tempfile.TemporaryDirectory(prefix="tune-bot-") as tmp:
+        bot = start_bot(Path(tmp), ARTIFACTS / "tune-bot.log")
+        try:
+            outcomes = run_all(BotClient(bot.url), messages)
+        finally:
+            bot.stop()
+    print("\n".join(table({BOT: score(messages, to_predictions(outcomes))})))
+    print("\n".join(failures(outcomes)))
+    return 0
+
+
 def main() -> int:
     """Run the evaluation and write the report."""
     parser = argparse.ArgumentParser(description="Evaluate answer quality through the running bot.")
     parser.add_argument("--no-baselines", action="store_true", help="skip the baselines (faster)")
+    parser.add_argument(
+        "--tuning-only",
+        action="store_true",
+        help="score and list failures of the tuning part only, write nothing (`make tune`: never shows the hold-out)",
+    )
     args = parser.parse_args()
     DOCS.mkdir(exist_ok=True)
     ARTIFACTS.mkdir(exist_ok=True)
+    if args.tuning_only:
+        return tune()
     messages = load_labelled()
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="eval-bot-") as tmp:
