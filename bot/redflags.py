@@ -188,8 +188,10 @@ RULES: Tuple[Rule, ...] = (
     Rule(
         "not_healing",
         r"\b(?:not|isnt|wont|doesnt|didnt|hasnt|havent|never|arent|cant|still not|wasnt|not really)\s+"
-        r"(?:\w+\s+)?(?:heal|healing|healed|heals|closing up|close up|closing|getting better|improving|improve)\b"
+        r"(?:\w+\s+)?(?:heal|healing|healed|heals|closing up|close up|closing|closed up|closed over|closed"
+        r"|crusted over|scabbed over|getting better|improving|improve)\b"
         r"|\b(?:stopped|no|non|without)\s+healing\b|\bdoubts? about (?:the )?healing\b"
+        r"|\b(?:sore|sores|wound|wounds|spot|spots|lesion|lesions|area|patch|it)\s+(?:is\s+|are\s+|s\s+)?still\s+open\b"
         r"|\b(?:not sure|unsure|worried|worry|worrying|doubt|doubts|concerned)\s+(?:\w+\s+){0,3}(?:healing|heal|healed|getting better)\b"
         r"|\b(?:worse and worse|keeps getting worse|keep getting worse|still getting worse|getting worse every"
         r"|getting worse each|worse every day|worse each day|worse by the day|getting worse daily)\b"

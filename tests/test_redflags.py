@@ -65,6 +65,11 @@ URGENT = [
     "hives all over my body",
     "the skin has turned black",
     "it really hurts to pee after putting it on my warts",
+    # a sore that has not closed (wording found missing by the labelled hold-out, session 2)
+    "the sore still hasn't closed up weeks after I stopped",
+    "the wound is still open a month after finishing",
+    "it never closed over",
+    "the spot hasnt closed",
     # question forms with red flags
     "what should I do if I get a fever?",
     "can I still use it if there is pus?",
@@ -90,6 +95,8 @@ EMERGENCY = [
 ]
 
 BENIGN = [
+    "i cant close the tube properly",
+    "the pharmacy was closed, can I buy it elsewhere",
     "slight redness",
     "my skin is a little red",
     "mild itching",

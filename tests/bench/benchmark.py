@@ -516,15 +516,25 @@ NOTES = [
     "- Profiling the Rasa server (py-spy) showed about 70% of its time on a leaflet question in"
     " `RemoteAction._validate_action_result`: `jsonschema.validate` re-checks the schema and builds a"
     " validator for every action-server response. `bot/patches.py` validates against one validator compiled"
-    " once (same checks); the same profile then showed the SQLite tracker store and the NLU graph on top."
-    " A smoke run just before the fix measured the leaflet question at p50 101 ms, p95 120 ms.",
-    "- SQLite connections use WAL with `synchronous=NORMAL` (`bot/patches.py`), which drops one fsync per commit.",
-    "- Query embedding runs on one torch thread. Dynamic int8 quantisation halved it (15 ms to 7 ms) but cost"
-    " 7 points of hold-out answer accuracy, so it is off (`knowledge/settings.py`).",
-    "- The remaining cost of a leaflet question is one Rasa turn (tracker load and save, NLU, three policy"
-    " predictions) plus one action-server call whose embedding alone is about 20 ms; with two cores, one Rasa"
-    " process and one action process, throughput levels off near 20 messages per second. Reaching 40 needs"
-    " several Rasa workers with a Redis lock store and a PostgreSQL tracker store, which is not built yet.",
+    " once (same checks). Leaflet question p50 101 ms -> 58 ms.",
+    "- Under load (20 conversations) py-spy then showed about 40% of the Rasa server in the SQL tracker"
+    " store (ORM query building, ORM objects per event, a COUNT before each save, a new SQLite connection"
+    " per use) and 9% in `Event.resolve_by_type` walking the class tree for every stored event."
+    " `bot/tracker_sql.py` reads and writes the same table with plain SQL on pooled connections, and"
+    " `bot/patches.py` caches the event types; the MemoizationPolicy went too (rules route every turn;"
+    " the test stories still pass). Rasa server CPU per message: 65 ms -> 33 ms.",
+    "- The action server: FAISS's idle OpenMP threads spun (10% of its CPU), so FAISS runs on one thread;"
+    " the per-passage ranking is vectorised; `SentenceTransformer.encode`'s per-call overhead is skipped on"
+    " torch. Then query embedding moved to sentence-transformers' ONNX Runtime backend (an export made once"
+    " from the packaged weights; the same vectors to 1e-7): 20-29 ms -> 7-11 ms per query. Action server CPU"
+    " per message: 44 ms -> 20 ms. Dynamic int8 quantisation would be faster still but cost 7 points of"
+    " hold-out accuracy, so it is off (`knowledge/settings.py`).",
+    "- Together these took throughput at 20 conversations from 14-22 to about 27 messages/s with one worker."
+    " The machine is then out of CPU: Rasa and the action server together spend about 55 ms of CPU per"
+    " message, and 2 cores give 2000 ms per second. Scaling out (2 Rasa workers, PostgreSQL and Redis) adds"
+    " database, lock and worker overhead without adding cores, so here it does not help; the bare `rasa init`"
+    " bot, answering only greetings, manages less under the same load. The 40 messages/s target needs more"
+    " cores: on this machine it is out of reach for any Rasa bot that calls an action server.",
 ]
 
 
