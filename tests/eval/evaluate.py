@@ -235,8 +235,9 @@ def main() -> int:
         "### This bot's hold-out, by batch of messages",
         "",
         "Batch 1 was written in session 1. Batch 2 was written in session 2 before that session's quality",
-        "changes; batch 3 (two-turn conversations) after batch 2's hold-out showed follow-ups failing and before",
-        "the follow-up changes it measures. Each batch's hold-out is drawn with its own seed.",
+        "changes; batch 3 (two-turn conversations) after batch 2's hold-out showed follow-ups failing. The one",
+        "follow-up change tried after batch 3 did not move its tuning part and was dropped, so batch 3 measures",
+        "the same follow-up handling. Each batch's hold-out is drawn with its own seed.",
         "",
         *[
             row.replace("| This bot |", f"| batch {batch} |").replace("| System |", "| Hold-out of |")
