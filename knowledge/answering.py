@@ -126,7 +126,7 @@ def decide(
     queries = [message, *parts]
     if follow_up:
         queries += [f"{previous_question} {message}", str(previous_question)]
-    rankings = kb.search_many(queries)
+    rankings = kb.search_many(queries, reuse=[str(previous_question)] if follow_up else [])
     own = rankings[0]
     if len(_WORD.findall(message)) >= settings.LONG_MESSAGE_WORDS:
         # A long, rambling message: its question may be drowned in the whole,

@@ -15,6 +15,7 @@ import re
 import shutil
 import tempfile
 import warnings
+from collections import OrderedDict
 from functools import lru_cache
 from pathlib import Path
 from typing import List, Sequence
@@ -34,6 +35,10 @@ logger = logging.getLogger(__name__)
 DIRECT_MAX_TEXTS = 8
 # Written into the ONNX export: the packaged model folder it was made from.
 EXPORT_MARKER = "exported-from.txt"
+# How many recently embedded texts keep their vectors, for a follow-up's
+# previous question (see ``recent_vector``).
+RECENT_VECTORS = 2048
+_recent: OrderedDict[str, np.ndarray] = OrderedDict()
 
 
 @lru_cache(maxsize=1)
@@ -182,7 +187,30 @@ def embed(texts: Sequence[str]) -> np.ndarray:
                 convert_to_numpy=True,
                 show_progress_bar=False,
             )
-    return np.ascontiguousarray(vectors, dtype=np.float32)
+    vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+    if len(texts) <= DIRECT_MAX_TEXTS:  # queries, not an index build
+        for text, vector in zip(texts, vectors, strict=True):
+            _recent[text] = vector
+            _recent.move_to_end(text)
+        while len(_recent) > RECENT_VECTORS:
+            _recent.popitem(last=False)
+    return vectors
+
+
+def recent_vector(text: str) -> np.ndarray | None:
+    """The vector of a text this process embedded recently, if it is still remembered.
+
+    Only a follow-up's previous question is looked up here: it was embedded in
+    the previous turn (as the message, or as the message in context). A new
+    message is always embedded afresh.
+
+    Args:
+        text: The text, exactly as it was embedded.
+
+    Returns:
+        Its unit vector, or None.
+    """
+    return _recent.get(text)
 
 
 def embed_one(text: str) -> np.ndarray:

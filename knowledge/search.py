@@ -104,18 +104,25 @@ class KnowledgeBase:
             rankings.append(ranking)
         return rankings
 
-    def search_many(self, queries: Sequence[str]) -> List[Ranking]:
+    def search_many(self, queries: Sequence[str], reuse: Sequence[str] = ()) -> List[Ranking]:
         """Rank every passage for each query, embedding all queries at once.
 
         Args:
             queries: The queries.
+            reuse: Queries that were embedded recently in this process (the
+                previous question of a follow-up); their vectors are reused
+                when still remembered.
 
         Returns:
             One ranking per query.
         """
-        from knowledge.embedder import embed
+        from knowledge.embedder import embed, recent_vector
 
-        return self.rank_vectors(embed(queries))
+        known = {q: v for q in reuse if (v := recent_vector(q)) is not None}
+        fresh = [q for q in queries if q not in known]
+        vectors = dict(zip(fresh, embed(fresh), strict=True)) if fresh else {}
+        vectors.update(known)
+        return self.rank_vectors(np.stack([vectors[q] for q in queries]))
 
     def search(self, query: str, k: int = 5) -> List[Hit]:
         """Return the ``k`` best passages for a query, with cosine scores.

@@ -94,6 +94,33 @@ def test_query_embedding_matches_sentence_transformers_on_torch() -> None:
     assert np.allclose(embed(texts), reference, atol=1e-5)
 
 
+def test_a_follow_ups_previous_question_reuses_its_vector(kb: KnowledgeBase, monkeypatch: pytest.MonkeyPatch) -> None:
+    from knowledge import embedder
+
+    previous = "how should I store the cream? (reuse test)"
+    expected = kb.search_many(["and after opening?", previous])
+    embedded: list = []
+    real_embed = embedder.embed
+    monkeypatch.setattr(embedder, "embed", lambda texts: embedded.append(list(texts)) or real_embed(texts))
+    reused = kb.search_many(["and after opening?", previous], reuse=[previous])
+    # Only the new message is embedded; the previous question comes from memory, with the same ranking.
+    assert embedded == [["and after opening?"]]
+    assert [(h.passage.id, round(h.score, 5)) for h in reused[1].hits] == [
+        (h.passage.id, round(h.score, 5)) for h in expected[1].hits
+    ]
+    assert embedder.recent_vector("never embedded before, surely") is None
+
+
+def test_the_memory_of_recent_vectors_is_bounded() -> None:
+    from knowledge import embedder
+
+    for i in range(embedder.RECENT_VECTORS + 10):
+        embedder._recent[f"text {i}"] = np.zeros(3, dtype=np.float32)
+    embed(["one more"])
+    assert len(embedder._recent) <= embedder.RECENT_VECTORS
+    assert embedder.recent_vector("one more") is not None
+
+
 def test_ranking_scores_each_passage_by_its_best_row(kb: KnowledgeBase) -> None:
     query = embed(["can I drink alcohol while using it"])
     scores, ids = kb._loaded.index.search(query, kb._loaded.index.ntotal)
