@@ -403,7 +403,9 @@ def plot(levels: List[Dict[str, Any]], scaled: List[Dict[str, Any]], path: Path)
     ax.plot(xs, [row["p50"] for row in levels], marker="o", label="p50, one worker")
     ax.plot(xs, [row["p95"] for row in levels], marker="o", label="p95, one worker")
     scaled_xs = [row["conversations"] for row in scaled]
-    ax.plot(scaled_xs, [row["p95"] for row in scaled], marker="o", linestyle="--", label="p95, scaled out")
+    ax.plot(
+        scaled_xs, [row["p95"] for row in scaled], marker="o", linestyle="--", color="#9467bd", label="p95, scaled out"
+    )
     ax.set_xlabel("concurrent conversations")
     ax.set_ylabel("REST round trip (ms)")
     ax.grid(alpha=0.3)
@@ -529,12 +531,15 @@ NOTES = [
     " from the packaged weights; the same vectors to 1e-7): 20-29 ms -> 7-11 ms per query. Action server CPU"
     " per message: 44 ms -> 20 ms. Dynamic int8 quantisation would be faster still but cost 7 points of"
     " hold-out accuracy, so it is off (`knowledge/settings.py`).",
-    "- Together these took throughput at 20 conversations from 14-22 to about 27 messages/s with one worker."
-    " The machine is then out of CPU: Rasa and the action server together spend about 55 ms of CPU per"
-    " message, and 2 cores give 2000 ms per second. Scaling out (2 Rasa workers, PostgreSQL and Redis) adds"
-    " database, lock and worker overhead without adding cores, so here it does not help; the bare `rasa init`"
-    " bot, answering only greetings, manages less under the same load. The 40 messages/s target needs more"
-    " cores: on this machine it is out of reach for any Rasa bot that calls an action server.",
+    "- A follow-up reuses the vector of its previous question, embedded in the turn before, instead of"
+    " embedding it again; the new message itself is always embedded afresh.",
+    "- Together these took throughput at 20 conversations from 14-22 messages/s to the figures above with one"
+    " worker (27-36 messages/s in this session's runs; it varies from run to run on this shared machine). The"
+    " machine is then out of CPU: Rasa and the action server together spend 50-60 ms of CPU per message, and"
+    " 2 cores give 2000 ms per second. Scaling out (2 Rasa workers, PostgreSQL and Redis) adds database, lock"
+    " and worker overhead without adding cores, so here it does not help. The bare `rasa init` bot, answering"
+    " only greetings, manages less under the same load. The 40 messages/s target needs more cores than this"
+    " machine has.",
 ]
 
 
