@@ -31,8 +31,8 @@ from knowledge import settings  # noqa: E402
 
 logger = logging.getLogger(__name__)
 
-# Up to this many texts are embedded in one padded batch without ``encode`` (torch backend).
-DIRECT_MAX_TEXTS = 8
+# A call with at most this many texts is a query (an index build embeds many).
+QUERY_MAX_TEXTS = 8
 # Written into the ONNX export: the packaged model folder it was made from.
 EXPORT_MARKER = "exported-from.txt"
 # How many recently embedded texts keep their vectors, for a follow-up's
@@ -120,52 +120,11 @@ def normalise(text: str) -> str:
     return _SYNONYM.sub(lambda m: settings.SYNONYMS[m.group(1).lower()], text)
 
 
-@lru_cache(maxsize=1)
-def _direct_parts():  # type: ignore[no-untyped-def]
-    """The tokenizer and transformer for the direct path, or None when the model is not plain mean pooling."""
-    from sentence_transformers.models import Normalize, Pooling, Transformer
-
-    model = get_model()
-    modules = list(model)
-    if (
-        getattr(model, "backend", "torch") == "torch"
-        and len(modules) == 3
-        and isinstance(modules[0], Transformer)
-        and isinstance(modules[1], Pooling)
-        and modules[1].get_pooling_mode_str() == "mean"
-        and isinstance(modules[2], Normalize)
-    ):
-        return modules[0].tokenizer, modules[0].auto_model, model.max_seq_length
-    return None
-
-
-def _embed_direct(texts: List[str]) -> np.ndarray | None:
-    """Tokenise, run the transformer, mean-pool and normalise: what ``encode`` does, minus its per-call overhead.
-
-    ``SentenceTransformer.encode`` moves the model to its device and sorts and
-    batches its input on every call; for one short query that was about 15%
-    of the embedding time. The vectors are the same (to float rounding).
-    """
-    parts = _direct_parts()
-    if parts is None:
-        return None
-    import torch
-
-    tokenizer, transformer, max_length = parts
-    with torch.inference_mode():
-        features = tokenizer(texts, padding=True, truncation=True, max_length=max_length, return_tensors="pt")
-        tokens = transformer(**features).last_hidden_state
-        mask = features["attention_mask"].unsqueeze(-1).to(tokens.dtype)
-        pooled = (tokens * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1e-9)
-        vectors = torch.nn.functional.normalize(pooled, p=2, dim=1)
-    return vectors.numpy()
-
-
 def embed(texts: Sequence[str]) -> np.ndarray:
     """Embed texts as unit vectors, after :func:`normalise`.
 
-    Queries (a few texts) take the direct path; the index build uses
-    ``encode``, which batches by length.
+    The vectors of queries (calls with a few texts) are remembered for
+    :func:`recent_vector`.
 
     Args:
         texts: The texts to embed.
@@ -176,19 +135,16 @@ def embed(texts: Sequence[str]) -> np.ndarray:
     """
     import torch
 
-    normalised = [normalise(t) for t in texts]
-    vectors = _embed_direct(normalised) if len(normalised) <= DIRECT_MAX_TEXTS else None
-    if vectors is None:
-        with torch.inference_mode():
-            vectors = get_model().encode(
-                normalised,
-                batch_size=64,
-                normalize_embeddings=True,
-                convert_to_numpy=True,
-                show_progress_bar=False,
-            )
+    with torch.inference_mode():
+        vectors = get_model().encode(
+            [normalise(t) for t in texts],
+            batch_size=64,
+            normalize_embeddings=True,
+            convert_to_numpy=True,
+            show_progress_bar=False,
+        )
     vectors = np.ascontiguousarray(vectors, dtype=np.float32)
-    if len(texts) <= DIRECT_MAX_TEXTS:  # queries, not an index build
+    if len(texts) <= QUERY_MAX_TEXTS:
         for text, vector in zip(texts, vectors, strict=True):
             _recent[text] = vector
             _recent.move_to_end(text)

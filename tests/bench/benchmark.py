@@ -526,8 +526,8 @@ NOTES = [
     " `bot/patches.py` caches the event types; the MemoizationPolicy went too (rules route every turn;"
     " the test stories still pass). Rasa server CPU per message: 65 ms -> 33 ms.",
     "- The action server: FAISS's idle OpenMP threads spun (10% of its CPU), so FAISS runs on one thread;"
-    " the per-passage ranking is vectorised; `SentenceTransformer.encode`'s per-call overhead is skipped on"
-    " torch. Then query embedding moved to sentence-transformers' ONNX Runtime backend (an export made once"
+    " the per-passage ranking is vectorised. Then query"
+    " embedding moved to sentence-transformers' ONNX Runtime backend (an export made once"
     " from the packaged weights; the same vectors to 1e-7): 20-29 ms -> 7-11 ms per query. Action server CPU"
     " per message: 44 ms -> 20 ms. Dynamic int8 quantisation would be faster still but cost 7 points of"
     " hold-out accuracy, so it is off (`knowledge/settings.py`).",
