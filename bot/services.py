@@ -40,12 +40,12 @@ class Service:
 
     Attributes:
         name: For messages.
-        process: The server process (None when an external service is used).
+        process: The server process.
         env: Environment variables for ``endpoints.scaled.yml``.
     """
 
     name: str
-    process: Optional[subprocess.Popen]
+    process: subprocess.Popen
     env: Dict[str, str] = field(default_factory=dict)
 
 
