@@ -70,6 +70,8 @@ class Rule:
         emergency: Whether a hit calls for emergency services.
         negatable: Whether "no"/"not"/"without" just before the hit cancels it.
         mild_cancels: Whether "slight"/"a little" just before the hit cancels it.
+        mild_message_cancels: Whether the hit is cancelled when the patient
+            calls what they describe mild anywhere in the message.
         unless: Regex that cancels the hit when found in the same clause.
     """
 
@@ -78,6 +80,7 @@ class Rule:
     emergency: bool = False
     negatable: bool = True
     mild_cancels: bool = False
+    mild_message_cancels: bool = False
     unless: Optional[str] = None
 
 
@@ -205,7 +208,7 @@ RULES: Tuple[Rule, ...] = (
         _near(SEVERITY_SYMPTOM, SYMPTOM, 4)
         + rf"|\b(?:{INTENSIFIER}|badly|hugely|massively)\s+(?:swollen|swelling|inflamed)\b"
         + r"|\b(?:huge|massive|big|large|giant|enormous)\s+(?:swelling|swellings|lump|lumps)\b"
-        r"|\ballergic\w*|\ballergy\b|\bhives\b|\bwelts\b"
+        r"|\bhives\b|\bwelts\b"
         r"|\b(?:rash|redness|hives|spots|bumps)\s+(?:\w+\s+){0,2}(?:all over|everywhere|over my (?:whole )?body)\b"
         r"|\bbleeding\s+(?:\w+\s+)?(?:a lot|heavily|badly|lots|loads|non stop|nonstop|wont stop|doesnt stop)\b"
         r"|\b(?:wont|doesnt|cant|will not|does not)\s+stop\s+bleeding\b|\bbleed\w* (?:heavily|badly|a lot)\b"
@@ -219,6 +222,15 @@ RULES: Tuple[Rule, ...] = (
         r"|\b(?:throbbing|swollen|red|painful)\s+and\s+(?:\w+\s+)?(?:hot|warm)\b"
         r"|\b(?:turned|turning|gone|going|went|is|looks)\s+(?:\w+\s+)?(?:black|blue|purple|grey|gray)\b"
         r"|\b(?:broken open|broke open|open raw|raw wound|raw and open|cracked open|split open)\b",
+    ),
+    # "I think I'm allergic to it" escalates; "mild redness, worried it's an
+    # allergy" is a mild effect the leaflet explains. Severe allergic signs
+    # (hives, a swollen face or lips, trouble breathing) have rules of their
+    # own that mildness does not cancel.
+    Rule(
+        "allergic_reaction",
+        r"\ballergic\w*|\ballergy\b|\ballergies\b",
+        mild_message_cancels=True,
     ),
     Rule(
         "bleeding",
@@ -488,6 +500,8 @@ def screen(text: str) -> ScreenResult:
                 continue
             if rule.mild_cancels and _mild(padded, match.start(), match.group(0)):
                 continue
+            if rule.mild_message_cancels and _mentions_mildness(canonical):
+                continue
             if rule.unless and re.search(rule.unless, _clause(padded, match.start(), match.end())):
                 continue
             result.escalate = True
@@ -507,4 +521,15 @@ def mentions_mildness(text: str) -> bool:
     Returns:
         True when a mildness word appears.
     """
-    return any(word in _MILD_WORDS for word in normalise(text).split())
+    return _mentions_mildness(normalise(text))
+
+
+# "not really painful", "not too bad": a symptom played down.
+_PLAYED_DOWN = re.compile(
+    r"\bnot (?:really|very|too|that|so|particularly|overly) (?:\w+ )?(?:painful|bad|sore|hurting|hurts|tender|itchy|red|swollen)\b"
+)
+
+
+def _mentions_mildness(canonical: str) -> bool:
+    """Whether the canonical text has a mildness word or plays a symptom down."""
+    return any(word in _MILD_WORDS for word in canonical.split()) or bool(_PLAYED_DOWN.search(canonical))

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Sequence
 
 from knowledge import settings
+from knowledge.followup import rewrite
 from knowledge.search import Hit, KnowledgeBase, Ranking, get_knowledge_base
 
 _QUESTION_WORDS = (
@@ -122,9 +123,12 @@ def decide(
     """
     kb = kb or get_knowledge_base()
     follow_up = bool(previous_question) and looks_like_follow_up(message)
+    standalone = rewrite(message, str(previous_question)) if follow_up else None
     parts = split_parts(message)
     queries = [message, *parts]
-    if follow_up:
+    if standalone:
+        queries.append(standalone)
+    elif follow_up:
         queries += [f"{previous_question} {message}", str(previous_question)]
     rankings = kb.search_many(queries, reuse=[str(previous_question)] if follow_up else [])
     own = rankings[0]
@@ -133,8 +137,13 @@ def decide(
         # so each sentence can also stand for it.
         own = _best_of(rankings[: 1 + len(parts)])
     ranking = own
-    if follow_up:
-        ranking = _best_of([own, _without(rankings[-2], previous_passages, rankings[-1])])
+    if standalone:
+        # "and for bcc?": the previous question with the new item in place of
+        # its old one stands for the follow-up.
+        ranking = rankings[-1]
+    elif follow_up:
+        in_context = _without(rankings[-2], previous_passages, rankings[-1])
+        ranking = _best_of([own, _lowered(in_context, settings.FOLLOW_UP_CONTEXT_DISCOUNT)])
     decision = Decision(ranking=ranking.hits[: settings.SEARCH_TOP_K], follow_up=follow_up)
     if ranking.top < threshold:
         return decision
@@ -175,6 +184,12 @@ def _best_of(rankings: List[Ranking]) -> Ranking:
             merged.unanswerable_match = ranking.unanswerable_match
     merged.hits = sorted(best.values(), key=lambda h: h.score, reverse=True)
     return merged
+
+
+def _lowered(ranking: Ranking, by: float) -> Ranking:
+    """Lower every passage score of a ranking by the same amount."""
+    hits = [Hit(h.passage, h.score - by, h.matched) for h in ranking.hits]
+    return Ranking(hits, ranking.unanswerable_score - by, ranking.unanswerable_match)
 
 
 def _without(in_context: Ranking, previous_passages: Sequence[str], previous: Ranking) -> Ranking:

@@ -68,6 +68,12 @@ UNANSWERABLE_MARGIN: float = 0.0
 # new. 0.15 was picked on the tuning follow-ups (0.08 before batch 2 showed
 # the previous answer coming back; 0.15-0.16 scored best, 0.20 lost two).
 REPEAT_PASSAGE_PENALTY: float = 0.15
+# A follow-up that is a question of its own ("should i cover it?") is
+# searched alone and together with the previous question; the pair's scores
+# lose this much, so the message's own reading wins unless the pair is
+# clearly better. 0.03-0.05 scored the same on the tuning follow-ups (0 lost
+# two, 0.08 lost two others); 0.04 is the middle.
+FOLLOW_UP_CONTEXT_DISCOUNT: float = 0.04
 # Brand names are searched as the generic name the leaflet uses.
 SYNONYMS: dict = {"aldara": "imiquimod", "zyclara": "imiquimod", "imiquimode": "imiquimod"}
 # A message of at least this many words is also searched sentence by sentence.

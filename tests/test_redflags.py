@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.redflags import canonical_word, normalise, screen
+from bot.redflags import canonical_word, mentions_mildness, normalise, screen
 
 URGENT = [
     # severe pain
@@ -62,6 +62,12 @@ URGENT = [
     "extreme swelling on my leg",
     "it's bleeding a lot",
     "I think I'm having an allergic reaction",
+    # an allergy with no mildness in the message still escalates (session 3)
+    "am i allergic to aldara? my skin is bright red",
+    "i think im allergic to this cream",
+    "allergic reaction to zyclara??",
+    "could this be an alergic reaction",
+    "is it an allergy? the whole area is red and hot",
     "hives all over my body",
     "the skin has turned black",
     "it really hurts to pee after putting it on my warts",
@@ -128,6 +134,13 @@ BENIGN = [
     "is it safe while breastfeeding?",
     "my skin feels a bit tender",
     "the area is slightly warm after I put it on",
+    # an allergy worry about an effect the patient calls mild (session 3)
+    "slight redness, could i be allergic?",
+    "a little itchy and red, is it an allergy or is it working",
+    "mild flaking, hoping im not allergic",
+    # a symptom played down
+    "the spot is pink and tender, not really painful",
+    "a bit sore but not too bad",
 ]
 
 
@@ -178,6 +191,20 @@ def test_typos_map_to_symptom_words_but_common_words_do_not() -> None:
 
 def test_normalise_splits_clauses_and_strips_apostrophes() -> None:
     assert normalise("I can't breathe. Help!") == "i cant breathe | help"
+
+
+def test_mildness_cancels_an_allergy_worry_but_not_a_severe_allergic_sign() -> None:
+    assert not screen("mild redness, worried its an allergy").escalate
+    assert screen("i think im allergic, my lips are swelling a little").emergency
+    assert screen("slightly allergic, hives all over my body").escalate
+    assert screen("im allergic to it and my throat feels tight").emergency
+
+
+def test_playing_a_symptom_down_counts_as_mildness() -> None:
+    assert mentions_mildness("not really painful")
+    assert mentions_mildness("it is not too bad")
+    assert not mentions_mildness("it is really painful")
+    assert not mentions_mildness("not sure, it hurts")
 
 
 def test_empty_and_non_text_input_is_safe() -> None:

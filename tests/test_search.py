@@ -189,3 +189,28 @@ def test_follow_up_detection_and_splitting() -> None:
         "can I use sunscreen?",
     ]
     assert split_parts("how do I store it") == []
+
+
+def test_an_elliptical_follow_up_is_rewritten_with_its_item_in_place() -> None:
+    from knowledge.followup import fragment_of, rewrite
+
+    assert rewrite("and for bcc?", "how long until it works for warts?") == "how long until it works for bcc?"
+    assert rewrite("what about near my eyes?", "can i use it on my face?") == "can i use it on my eyes?"
+    assert rewrite("and breastfeeding?", "is it safe when pregnant?") == "is it safe when breastfeeding?"
+    assert rewrite("and afterwards?", "should i wash before applying?") == "should i wash afterwards?"
+    # A question of its own, a "what if" clause, or an item of a kind the
+    # previous question lacks: no rewrite (the pair is searched together).
+    assert rewrite("should i cover it?", "how do i put it on?") is None
+    assert rewrite("what if i'm on immunosuppressants?", "does it interact with other drugs?") is None
+    assert rewrite("and the serious ones?", "what are common side effects?") is None
+    assert fragment_of("same for warts?") == "warts"
+    assert fragment_of("and how often?") is None
+
+
+def test_a_rewritten_follow_up_finds_the_new_items_passage() -> None:
+    first = decide("how long until I see results for warts?")
+    follow = decide(
+        "and for basal cell carcinoma?", "how long until I see results for warts?", [h.passage.id for h in first.answer]
+    )
+    assert follow.follow_up
+    assert follow.answer and follow.answer[0].passage.id == "after-treatment-3"
