@@ -171,9 +171,11 @@ class ActionAnswerQuestion(Action):
                 section=hit.passage.title,
                 score=round(hit.score, 4),
             )
+        # The context for the next message, answered or not: "can i still use
+        # it?" after "i'm pregnant" needs the statement that got no answer.
+        events.append(SlotSet("last_question", _question_in_context(text, previous, decision)))
+        events.append(SlotSet("last_passage_ids", [h.passage.id for h in decision.answer]))
         if decision.answered:
-            events.append(SlotSet("last_question", _question_in_context(text, previous, decision)))
-            events.append(SlotSet("last_passage_ids", [h.passage.id for h in decision.answer]))
             if not disclaimer_shown(tracker):
                 dispatcher.utter_message(response="utter_disclaimer")
         events.append(SlotSet("retrieval_ranking", [h.passage.id for h in decision.ranking]))
@@ -182,7 +184,15 @@ class ActionAnswerQuestion(Action):
 
 
 def _question_in_context(text: str, previous: Optional[str], decision: Decision) -> str:
-    """The question to remember: with its context when it was a follow-up."""
-    if decision.follow_up and previous:
+    """The question to remember for the next turn.
+
+    The follow-up rewritten as a question of its own when it was ("and for
+    bcc?" -> "how long until it works for bcc?"); the previous question and
+    the message together when the message only made sense with it ("and how
+    much of it?"); otherwise the message itself.
+    """
+    if decision.standalone:
+        return decision.standalone[-500:]
+    if decision.follow_up and previous and looks_like_follow_up(text):
         return f"{previous} {text}"[-500:]
     return text[-500:]

@@ -21,12 +21,81 @@ from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
 from bot import patches, redflags
-from bot.names import ESCALATION_INTENT, RED_FLAG_LEVEL
+from bot.names import ESCALATION_INTENT, NLU_FALLBACK_INTENT, RED_FLAG_LEVEL
 
 logger = logging.getLogger(__name__)
 patches.apply()
 
 RED_FLAG_PROPERTY = "red_flag"
+
+
+@DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER], is_trainable=False)
+class ChitChatGate(GraphComponent):
+    """Sends a doubtful chit-chat prediction to the leaflet search instead.
+
+    Short questions are often mistaken for chit-chat by the character
+    n-grams ("every day?" looks like "good day", "who decides that?" like
+    "thanks"); greeting a patient who asked something loses the question,
+    while searching a real greeting only costs an "I don't have that". So
+    ``greet``, ``thank``, ``goodbye`` and ``bot_challenge`` below
+    ``min_confidence`` become ``nlu_fallback``, which the rules route to
+    retrieval. Real chit-chat scores 0.95 or more here.
+    """
+
+    @staticmethod
+    def get_default_config() -> Dict[str, Any]:
+        """Return the default config: ``intents`` gated, and their ``min_confidence``."""
+        return {"intents": ["greet", "thank", "goodbye", "bot_challenge"], "min_confidence": 0.9}
+
+    def __init__(self, config: Dict[str, Any]) -> None:
+        """Create the component.
+
+        Args:
+            config: The component config from ``config.yml``.
+        """
+        self._intents = frozenset(config.get("intents") or [])
+        self._min_confidence = float(config.get("min_confidence", 0.9))
+
+    @classmethod
+    def create(
+        cls,
+        config: Dict[str, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+    ) -> ChitChatGate:
+        """Create the component (see the parent class)."""
+        return cls(config)
+
+    def process_training_data(self, training_data: TrainingData) -> TrainingData:
+        """Leave training data unchanged; the gate has nothing to learn."""
+        return training_data
+
+    def process(self, messages: List[Message]) -> List[Message]:
+        """Replace doubtful chit-chat intents with ``nlu_fallback``.
+
+        Args:
+            messages: Parsed messages.
+
+        Returns:
+            The same messages.
+        """
+        for message in messages:
+            intent = message.get(INTENT) or {}
+            confidence = float(intent.get(PREDICTED_CONFIDENCE_KEY) or 0.0)
+            if intent.get(INTENT_NAME_KEY) in self._intents and confidence < self._min_confidence:
+                fallback = {INTENT_NAME_KEY: NLU_FALLBACK_INTENT, PREDICTED_CONFIDENCE_KEY: confidence}
+                message.set(INTENT, fallback, add_to_output=True)
+                ranking = message.get(INTENT_RANKING_KEY) or []
+                message.set(INTENT_RANKING_KEY, [fallback, *ranking], add_to_output=True)
+        return messages
+
+    @classmethod
+    def validate_config(cls, config: Dict[str, Any]) -> None:
+        """Check the configured threshold is a probability."""
+        value = float(config.get("min_confidence", 0.9))
+        if not 0.0 <= value <= 1.0:
+            raise ValueError("min_confidence must be between 0 and 1")
 
 
 @DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER], is_trainable=False)

@@ -8,3 +8,4 @@ OUT_OF_SCOPE_INTENT = "out_of_scope"
 RED_FLAG_LEVEL = "red_flag_level"  # entity and slot
 ESCALATION_RESPONSE = "utter_contact_provider"
 DISCLAIMER_RESPONSES = ("utter_greet", "utter_disclaimer")
+NLU_FALLBACK_INTENT = "nlu_fallback"

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Sequence
 
 from knowledge import settings
-from knowledge.followup import rewrite
+from knowledge.followup import is_fragment, resolve, rewrite
 from knowledge.search import Hit, KnowledgeBase, Ranking, get_knowledge_base
 
 _QUESTION_WORDS = (
@@ -51,12 +51,15 @@ class Decision:
         follow_up: Whether the previous question's context was used.
         unanswerable_match: The closest known unanswerable question, if it
             decided the decline.
+        standalone: The follow-up rewritten as a question of its own, if it
+            was ("and for bcc?" -> "how long until it works for bcc?").
     """
 
     answer: List[Hit] = field(default_factory=list)
     ranking: List[Hit] = field(default_factory=list)
     follow_up: bool = False
     unanswerable_match: str = ""
+    standalone: str = ""
 
     @property
     def answered(self) -> bool:
@@ -122,29 +125,37 @@ def decide(
         The decision, with the ranking for inspection.
     """
     kb = kb or get_knowledge_base()
-    follow_up = bool(previous_question) and looks_like_follow_up(message)
-    standalone = rewrite(message, str(previous_question)) if follow_up else None
+    # Any short message may lean on what came before ("can i still use it?"
+    # after "i'm pregnant"); its own reading wins unless the context is
+    # clearly better, so a change of topic keeps its own answer.
+    follow_up = bool(previous_question) and 0 < len(_WORD.findall(message)) <= settings.FOLLOW_UP_MAX_WORDS
+    previous = str(previous_question)
+    standalone = (rewrite(message, previous) or resolve(message, previous)) if follow_up else None
     parts = split_parts(message)
     queries = [message, *parts]
+    if follow_up:
+        queries += [f"{previous} {message}", previous]
     if standalone:
         queries.append(standalone)
-    elif follow_up:
-        queries += [f"{previous_question} {message}", str(previous_question)]
-    rankings = kb.search_many(queries, reuse=[str(previous_question)] if follow_up else [])
+    rankings = kb.search_many(queries, reuse=[previous] if follow_up else [])
     own = rankings[0]
     if len(_WORD.findall(message)) >= settings.LONG_MESSAGE_WORDS:
         # A long, rambling message: its question may be drowned in the whole,
         # so each sentence can also stand for it.
         own = _best_of(rankings[: 1 + len(parts)])
     ranking = own
-    if standalone:
+    discount = settings.FOLLOW_UP_CONTEXT_DISCOUNT
+    if follow_up:
+        pair, alone = rankings[1 + len(parts)], rankings[2 + len(parts)]
+        ranking = _best_of([own, _lowered(_without(pair, previous_passages, alone), discount)])
+    if standalone and is_fragment(message):
         # "and for bcc?": the previous question with the new item in place of
-        # its old one stands for the follow-up.
+        # its old one stands for the follow-up; the bare item means little.
         ranking = rankings[-1]
-    elif follow_up:
-        in_context = _without(rankings[-2], previous_passages, rankings[-1])
-        ranking = _best_of([own, _lowered(in_context, settings.FOLLOW_UP_CONTEXT_DISCOUNT)])
-    decision = Decision(ranking=ranking.hits[: settings.SEARCH_TOP_K], follow_up=follow_up)
+    elif standalone:
+        # "how long do they last?" read as "how long do side effects last?".
+        ranking = _best_of([rankings[-1], _lowered(ranking, discount)])
+    decision = Decision(ranking=ranking.hits[: settings.SEARCH_TOP_K], follow_up=follow_up, standalone=standalone or "")
     if ranking.top < threshold:
         return decision
     if ranking.unanswerable_score >= ranking.top + settings.UNANSWERABLE_MARGIN:

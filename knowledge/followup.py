@@ -116,6 +116,7 @@ ITEM_KINDS: Dict[str, Tuple[str, ...]] = {
         "lotion",
     ),
     "people": (
+        "childrens",
         "pregnant",
         "pregnancy",
         "breastfeeding",
@@ -162,6 +163,11 @@ def fragment_of(message: str) -> Optional[str]:
     return rest
 
 
+def is_fragment(message: str) -> bool:
+    """Tell whether a message is a bare item with no clause of its own ("and for bcc?")."""
+    return fragment_of(message) is not None
+
+
 def _items(text: str) -> List[Tuple[str, int, int]]:
     """Find the known items in a text: (kind, start, end), first match per place."""
     found: List[Tuple[str, int, int]] = []
@@ -193,9 +199,64 @@ def rewrite(message: str, previous_question: str) -> Optional[str]:
     if fragment is None:
         return None
     previous_items = _items(previous_question)
-    for kind, start, end in _items(fragment):
+    new_items = _items(fragment)
+    for kind, start, end in new_items:
         same = [(s, e) for k, s, e in previous_items if k == kind]
         if same:
             old_start, old_end = same[-1]
             return f"{previous_question[:old_start]}{fragment[start:end]}{previous_question[old_end:]}"
+    if not new_items and previous_items:
+        # "and autoimmune disease?": an item of no known kind takes the place
+        # of the previous question's last item.
+        _, old_start, old_end = previous_items[-1]
+        return f"{previous_question[:old_start]}{fragment}{previous_question[old_end:]}"
     return None
+
+
+# Words that are not the topic of a question: question and helper words,
+# people, the medicine itself (the leaflet's passages are all about it) and
+# words that only frame the question.
+_NOT_TOPIC = frozenset(
+    """
+    how what whats when where why which who whom can could do does did is are was were be been should shall
+    will would may might must any anything there here a an the of to for on in at with by about from into as
+    and or but so if then than also just really actually ever still even very
+    i im i'm me my mine myself we our us you your yours he she his her they them their it its it's this that
+    these those
+    imiquimod aldara zyclara cream creme medicine medication drug stuff tube treatment
+    use using used get getting got have having has had take taking put putting apply applying
+    normal ok okay fine safe possible allowed supposed expected usual typical common bad good right long
+    happen happens mean means need needed know tell
+    """.split()
+)
+# Pronouns a follow-up points back with ("how long do they last?").
+_BACK_POINTER = re.compile(r"\b(?:they|them|those|these|that|this|it)\b", re.IGNORECASE)
+
+
+def topic_of(question: str) -> str:
+    """Return the content words of a question: what it is about.
+
+    Args:
+        question: A patient's question ("what are the common side effects?").
+
+    Returns:
+        Its topic ("side effects"), or "" when it is only about the medicine.
+    """
+    return " ".join(w for w in _WORD.findall(question) if w.lower() not in _NOT_TOPIC)
+
+
+def resolve(message: str, previous_question: str) -> Optional[str]:
+    """Replace a follow-up's pointer back ("they", "that") with the previous question's topic.
+
+    Args:
+        message: The follow-up ("how long do they last?").
+        previous_question: The question it follows ("what are the common side effects?").
+
+    Returns:
+        The standalone question ("how long do side effects last?"), or None
+        when the message points back at nothing but the medicine.
+    """
+    topic = topic_of(previous_question)
+    if not topic or not _BACK_POINTER.search(message):
+        return None
+    return _BACK_POINTER.sub(topic, message, count=1)

@@ -133,3 +133,26 @@ async def test_short_follow_up_marked_off_topic_by_nlu_is_still_answered() -> No
     events = await ActionAnswerQuestion().run(dispatcher, tracker, {})
     assert dispatcher.messages[0]["passage_id"] == "after-treatment-2"
     assert _slot(events, "answer_outcome") == "answered"
+
+
+async def test_a_statement_with_no_answer_is_kept_as_context_for_the_next_question() -> None:
+    dispatcher = CollectingDispatcher()
+    events = await ActionAnswerQuestion().run(dispatcher, _tracker("my sister lives in spain"), {})
+    assert _slot(events, "answer_outcome") == "not_found"
+    assert _slot(events, "last_question") == "my sister lives in spain"
+    assert _slot(events, "last_passage_ids") == []
+    dispatcher = CollectingDispatcher()
+    tracker = _tracker("can i still use the cream?", slots={"last_question": "i'm pregnant", "last_passage_ids": []})
+    await ActionAnswerQuestion().run(dispatcher, tracker, {})
+    assert dispatcher.messages[0]["passage_id"] == "side-effects-3"
+
+
+async def test_a_rewritten_follow_up_is_remembered_as_its_standalone_question() -> None:
+    dispatcher = CollectingDispatcher()
+    tracker = _tracker(
+        "and for basal cell carcinoma?",
+        slots={"last_question": "how long until i see results for warts?", "last_passage_ids": ["after-treatment-2"]},
+    )
+    events = await ActionAnswerQuestion().run(dispatcher, tracker, {})
+    assert dispatcher.messages[0]["passage_id"] == "after-treatment-3"
+    assert _slot(events, "last_question") == "how long until i see results for basal cell carcinoma?"

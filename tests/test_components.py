@@ -7,7 +7,7 @@ from typing import Any, Dict
 from rasa.shared.nlu.training_data.message import Message
 
 from bot.channels.guard import LONG_NOTICE, MAX_MESSAGE_CHARS, check_text, valid_sender
-from bot.components import RedFlagScreen
+from bot.components import ChitChatGate, RedFlagScreen
 from bot.redflags import screen
 
 
@@ -101,3 +101,14 @@ def test_classifier_is_not_trusted_when_the_patient_says_it_is_mild() -> None:
     parsed = _process("mild burning and stinging", intent="report_severe_symptom", confidence=0.99)
     assert parsed["red_flag"]["escalate"] is False
     assert parsed["intent"]["name"] != "report_severe_symptom"
+
+
+def test_doubtful_chit_chat_goes_to_the_leaflet_search() -> None:
+    gate = ChitChatGate(ChitChatGate.get_default_config())
+    (doubtful,) = gate.process([_message("every day?", "greet", 0.86)])
+    assert doubtful.get("intent") == {"name": "nlu_fallback", "confidence": 0.86}
+    assert doubtful.get("intent_ranking")[0]["name"] == "nlu_fallback"
+    (sure,) = gate.process([_message("hello", "greet", 0.99)])
+    assert sure.get("intent")["name"] == "greet"
+    (question,) = gate.process([_message("how do i store it", "ask_question", 0.5)])
+    assert question.get("intent")["name"] == "ask_question"

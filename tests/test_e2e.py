@@ -90,6 +90,33 @@ def test_a_follow_up_is_answered_in_context(bot: BotClient) -> None:
     assert second.passage_ids == ["storage-2"]
 
 
+@pytest.mark.parametrize(
+    ("first", "second", "expected"),
+    [
+        # a pronoun pointing back, read with the previous question's topic
+        ("is redness normal?", "how long will it last?", "side-effects-1"),
+        # an item swapped into the previous question
+        ("how long until it works for warts?", "and for bcc?", "after-treatment-3"),
+        # a statement with no question, then a question that leans on it
+        ("i'm pregnant", "can i still use the cream?", "side-effects-3"),
+        # a short question the intent classifier takes for chit-chat
+        ("how often do i put it on?", "every day?", "how-to-apply-2"),
+    ],
+)
+def test_follow_ups_of_every_kind_through_the_server(bot: BotClient, first: str, second: str, expected: str) -> None:
+    _, turn = bot.conversation([first, second])
+    assert turn.passage_ids[:1] == [expected], turn.utter_actions
+
+
+def test_real_chit_chat_still_gets_its_reply(bot: BotClient) -> None:
+    for text, reply in (
+        ("hello there", "utter_greet"),
+        ("thanks a lot", "utter_you_are_welcome"),
+        ("bye", "utter_goodbye"),
+    ):
+        assert bot.turn(_sender(), text).utter_actions[:1] == [reply], text
+
+
 def test_bot_challenge_says_it_is_not_a_clinician(bot: BotClient) -> None:
     turn = bot.turn(_sender(), "am I talking to a real doctor?")
     assert turn.utter_actions == ["utter_iamabot"]

@@ -214,3 +214,22 @@ def test_a_rewritten_follow_up_finds_the_new_items_passage() -> None:
     )
     assert follow.follow_up
     assert follow.answer and follow.answer[0].passage.id == "after-treatment-3"
+
+
+def test_a_pointer_back_is_replaced_by_the_previous_questions_topic() -> None:
+    from knowledge.followup import resolve, topic_of
+
+    assert topic_of("what are the common side effects?") == "side effects"
+    assert topic_of("what is the cream used for?") == ""
+    assert resolve("how long do they last?", "what are the common side effects?") == "how long do side effects last?"
+    assert resolve("how long will it last?", "is redness normal?") == "how long will redness last?"
+    # Nothing to point back at but the medicine itself, or no pointer.
+    assert resolve("how does it actually help?", "what is the cream used for?") is None
+    assert resolve("where do i keep it?", "what is the cream used for?") is None
+
+
+def test_a_topic_change_keeps_its_own_answer() -> None:
+    first = decide("how do I store imiquimod?")
+    follow = decide("can i use it near my mouth?", "how do I store imiquimod?", [h.passage.id for h in first.answer])
+    assert follow.follow_up
+    assert follow.answer and follow.answer[0].passage.id == "how-to-apply-4"
