@@ -37,7 +37,7 @@ class ChitChatGate(GraphComponent):
     n-grams ("every day?" looks like "good day", "who decides that?" like
     "thanks"); greeting a patient who asked something loses the question,
     while searching a real greeting only costs an "I don't have that". So
-    ``greet``, ``thank``, ``goodbye`` and ``bot_challenge`` below
+    ``greet``, ``start``, ``thank``, ``goodbye`` and ``bot_challenge`` below
     ``min_confidence`` become ``nlu_fallback``, which the rules route to
     retrieval. Real chit-chat scores 0.95 or more here.
     """
@@ -45,7 +45,7 @@ class ChitChatGate(GraphComponent):
     @staticmethod
     def get_default_config() -> Dict[str, Any]:
         """Return the default config: ``intents`` gated, and their ``min_confidence``."""
-        return {"intents": ["greet", "thank", "goodbye", "bot_challenge"], "min_confidence": 0.9}
+        return {"intents": ["greet", "start", "thank", "goodbye", "bot_challenge"], "min_confidence": 0.9}
 
     def __init__(self, config: Dict[str, Any]) -> None:
         """Create the component.

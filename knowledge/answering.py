@@ -147,7 +147,13 @@ def decide(
     discount = settings.FOLLOW_UP_CONTEXT_DISCOUNT
     if follow_up:
         pair, alone = rankings[1 + len(parts)], rankings[2 + len(parts)]
-        ranking = _best_of([own, _lowered(_without(pair, previous_passages, alone), discount)])
+        in_context = _without(pair, previous_passages, alone)
+        if is_question(previous):
+            ranking = _best_of([own, _lowered(in_context, discount)])
+        else:
+            # After a statement ("i take methotrexate"), the question leans on
+            # it ("can i use imiquimod?"): the context reading is preferred.
+            ranking = _best_of([_lowered(own, discount), in_context])
     if standalone and is_fragment(message):
         # "and for bcc?": the previous question with the new item in place of
         # its old one stands for the follow-up; the bare item means little.

@@ -143,6 +143,10 @@ _CLAUSE = re.compile(
     re.IGNORECASE,
 )
 _WORD = re.compile(r"[A-Za-z0-9']+")
+# "and after the treatment is over?": a clause that only says when or on what
+# condition, added to the previous question.
+_SUBORDINATE = re.compile(r"(?:before|after|once|when|while|during|until|till|if)\b", re.IGNORECASE)
+_CONNECTIVE_START = re.compile(r"^\s*(?:and|or|but|also|plus)\b", re.IGNORECASE)
 FRAGMENT_MAX_WORDS = 6
 
 
@@ -158,7 +162,9 @@ def fragment_of(message: str) -> Optional[str]:
     """
     rest = _CONNECTIVE.sub("", message, count=1).strip(" ?!.,")
     words = _WORD.findall(rest)
-    if not words or len(words) > FRAGMENT_MAX_WORDS or _CLAUSE.search(rest):
+    if not words or len(words) > FRAGMENT_MAX_WORDS:
+        return None
+    if _CLAUSE.search(rest) and not (_SUBORDINATE.match(rest) and _CONNECTIVE_START.match(message)):
         return None
     return rest
 
@@ -192,8 +198,7 @@ def rewrite(message: str, previous_question: str) -> Optional[str]:
 
     Returns:
         The standalone question ("can i use it on my eyes?"), or None when
-        the message is not a fragment or names nothing of a kind the previous
-        question has (the caller then searches the two together).
+        the message is not a fragment.
     """
     fragment = fragment_of(message)
     if fragment is None:
@@ -210,7 +215,9 @@ def rewrite(message: str, previous_question: str) -> Optional[str]:
         # of the previous question's last item.
         _, old_start, old_end = previous_items[-1]
         return f"{previous_question[:old_start]}{fragment}{previous_question[old_end:]}"
-    return None
+    # "where do i keep it?" + "and once im finished with it?": the fragment
+    # adds to the previous question.
+    return f"{previous_question.rstrip(' ?!.')} {fragment}"
 
 
 # Words that are not the topic of a question: question and helper words,
@@ -227,6 +234,7 @@ _NOT_TOPIC = frozenset(
     use using used get getting got have having has had take taking put putting apply applying
     normal ok okay fine safe possible allowed supposed expected usual typical common bad good right long
     happen happens mean means need needed know tell
+    wat wot wht u ur r pls plz thx ok okay hi hello hey
     """.split()
 )
 # Pronouns a follow-up points back with ("how long do they last?").

@@ -71,7 +71,8 @@ REPEAT_PASSAGE_PENALTY: float = 0.10
 # A follow-up that is a question of its own ("should i cover it?") is
 # searched alone and together with the previous question; the pair's scores
 # lose this much, so the message's own reading wins unless the pair is
-# clearly better. 0.03-0.05 scored the same on the tuning follow-ups (0 lost
+# clearly better (after a statement rather than a question, the message's own
+# scores lose it instead). 0.03-0.05 scored the same on the tuning follow-ups (0 lost
 # two, 0.08 lost two others); 0.04 is the middle.
 FOLLOW_UP_CONTEXT_DISCOUNT: float = 0.04
 # Brand names are searched as the generic name the leaflet uses.

@@ -198,11 +198,14 @@ def test_an_elliptical_follow_up_is_rewritten_with_its_item_in_place() -> None:
     assert rewrite("what about near my eyes?", "can i use it on my face?") == "can i use it on my eyes?"
     assert rewrite("and breastfeeding?", "is it safe when pregnant?") == "is it safe when breastfeeding?"
     assert rewrite("and afterwards?", "should i wash before applying?") == "should i wash afterwards?"
-    # A question of its own, a "what if" clause, or an item of a kind the
-    # previous question lacks: no rewrite (the pair is searched together).
+    # A question of its own or a "what if" clause: no rewrite. A fragment with
+    # nothing to swap is added to the previous question.
     assert rewrite("should i cover it?", "how do i put it on?") is None
     assert rewrite("what if i'm on immunosuppressants?", "does it interact with other drugs?") is None
-    assert rewrite("and the serious ones?", "what are common side effects?") is None
+    assert (
+        rewrite("and the serious ones?", "what are common side effects?")
+        == "what are common side effects the serious ones"
+    )
     assert fragment_of("same for warts?") == "warts"
     assert fragment_of("and how often?") is None
 
@@ -233,3 +236,19 @@ def test_a_topic_change_keeps_its_own_answer() -> None:
     follow = decide("can i use it near my mouth?", "how do I store imiquimod?", [h.passage.id for h in first.answer])
     assert follow.follow_up
     assert follow.answer and follow.answer[0].passage.id == "how-to-apply-4"
+
+
+def test_a_question_after_a_statement_leans_on_the_statement() -> None:
+    follow = decide("can i use imiquimod?", "i take methotrexate", [])
+    assert follow.answer and follow.answer[0].passage.id in {"interactions-2", "interactions-3"}
+
+
+def test_a_when_clause_is_added_to_the_previous_question() -> None:
+    from knowledge.followup import rewrite
+
+    assert rewrite("and once im finished with it?", "where do i keep imiquimod?") == (
+        "where do i keep imiquimod once im finished with it"
+    )
+    assert rewrite("and after the treatment is over?", "how do i store it?") == (
+        "how do i store it after the treatment is over"
+    )
