@@ -39,3 +39,69 @@ def test_sqlite_connections_use_wal(tmp_path) -> None:
     engine = create_engine(f"sqlite:///{tmp_path / 'x.db'}")
     with engine.connect() as connection:
         assert connection.execute(text("PRAGMA journal_mode")).scalar() == "wal"
+
+
+def _conversation(turns: int):
+    from rasa.shared.core.domain import Domain
+    from rasa.shared.core.events import ActionExecuted, BotUttered, SessionStarted, SlotSet, UserUttered
+    from rasa.shared.core.trackers import DialogueStateTracker
+
+    from bot.serve import PROJECT_DIR
+
+    domain = Domain.load(str(PROJECT_DIR / "domain.yml"))
+    events = [ActionExecuted("action_session_start"), SessionStarted(), ActionExecuted("action_listen")]
+    intents = ["ask_question", "greet", "report_severe_symptom", "out_of_scope", "thank"]
+    for i in range(turns):
+        intent = intents[i % len(intents)]
+        events += [UserUttered(f"message {i}", {"name": intent, "confidence": 0.9})]
+        if intent == "report_severe_symptom":
+            events += [SlotSet("red_flag_level", "urgent"), ActionExecuted("utter_contact_provider"), BotUttered("!")]
+        events += [
+            ActionExecuted("action_answer_question"),
+            SlotSet("last_question", f"message {i}"),
+            SlotSet("answer_outcome", ["answered", "not_found", "out_of_scope"][i % 3]),
+            BotUttered("answer"),
+            ActionExecuted("action_listen"),
+        ]
+        if i == turns - 1 and turns % 2:
+            events = events[:-1]  # end mid-turn: the action just ran, the next one is being predicted
+        elif i == turns - 1:
+            events = events[: events.index(events[-5]) + 1] if intent != "report_severe_symptom" else events
+    return domain, DialogueStateTracker.from_events("patch-test", events, domain.slots)
+
+
+@pytest.mark.parametrize("turns", [0, 1, 2, 5, 13])
+def test_last_states_are_the_tail_of_rasas_own_states(turns: int) -> None:
+    domain, tracker = _conversation(turns)
+    every = domain.states_for_tracker_history(tracker)
+    for keep in (1, 2, 3, 6, 50):
+        assert patches.last_states(domain, tracker, keep) == every[-keep:]
+
+
+def test_the_rule_policy_predicts_as_before_on_long_conversations() -> None:
+    from rasa.core.agent import Agent
+    from rasa.core.policies.policy import Policy
+    from rasa.core.policies.rule_policy import RulePolicy
+
+    from bot.serve import DEFAULT_MODEL
+
+    agent = Agent.load(str(DEFAULT_MODEL))
+    nodes = agent.processor.graph_runner._instantiated_nodes.values()  # type: ignore[union-attr]
+    policy = next(n._component for n in nodes if isinstance(n._component, RulePolicy))
+    for turns in range(0, 16):
+        domain, tracker = _conversation(turns)
+        domain = agent.domain
+        patched = policy.predict_action_probabilities(tracker, domain)
+        original = RulePolicy._prediction_states
+        try:
+            RulePolicy._prediction_states = Policy._prediction_states  # Rasa's own path
+            rasas = policy.predict_action_probabilities(tracker, domain)
+        finally:
+            RulePolicy._prediction_states = original
+        assert patched.probabilities == rasas.probabilities, turns
+        assert patched.policy_name == rasas.policy_name
+        for use_text in (True, False):
+            ours = policy._prediction_states(tracker, domain, use_text)
+            full = Policy._prediction_states(policy, tracker, domain, use_text)
+            assert len(ours) == min(len(full), policy._longest_rule) >= 4 or len(full) < 4
+            assert ours == full[-len(ours) :]
