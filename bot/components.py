@@ -29,8 +29,30 @@ patches.apply()
 RED_FLAG_PROPERTY = "red_flag"
 
 
+class _RuleComponent(GraphComponent):
+    """An NLU component made from its config alone: nothing to train, nothing to persist."""
+
+    def __init__(self, config: Dict[str, Any]) -> None:
+        """Create the component from its config."""
+
+    @classmethod
+    def create(
+        cls,
+        config: Dict[str, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+    ) -> _RuleComponent:
+        """Create the component (see the parent class)."""
+        return cls(config)
+
+    def process_training_data(self, training_data: TrainingData) -> TrainingData:
+        """Leave training data unchanged; there is nothing to learn."""
+        return training_data
+
+
 @DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER], is_trainable=False)
-class ChitChatGate(GraphComponent):
+class ChitChatGate(_RuleComponent):
     """Sends a doubtful chit-chat prediction to the leaflet search instead.
 
     Short questions are often mistaken for chit-chat by the character
@@ -55,21 +77,6 @@ class ChitChatGate(GraphComponent):
         """
         self._intents = frozenset(config.get("intents") or [])
         self._min_confidence = float(config.get("min_confidence", 0.9))
-
-    @classmethod
-    def create(
-        cls,
-        config: Dict[str, Any],
-        model_storage: ModelStorage,
-        resource: Resource,
-        execution_context: ExecutionContext,
-    ) -> ChitChatGate:
-        """Create the component (see the parent class)."""
-        return cls(config)
-
-    def process_training_data(self, training_data: TrainingData) -> TrainingData:
-        """Leave training data unchanged; the gate has nothing to learn."""
-        return training_data
 
     def process(self, messages: List[Message]) -> List[Message]:
         """Replace doubtful chit-chat intents with ``nlu_fallback``.
@@ -99,7 +106,7 @@ class ChitChatGate(GraphComponent):
 
 
 @DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER], is_trainable=False)
-class RedFlagScreen(GraphComponent):
+class RedFlagScreen(_RuleComponent):
     """Overrides the predicted intent when a message sounds like a severe symptom.
 
     It runs after the intent classifiers and the FallbackClassifier, on every
@@ -129,21 +136,6 @@ class RedFlagScreen(GraphComponent):
             config: The component config from ``config.yml``.
         """
         self._trust_above = float(config.get("trust_classifier_above", 0.9))
-
-    @classmethod
-    def create(
-        cls,
-        config: Dict[str, Any],
-        model_storage: ModelStorage,
-        resource: Resource,
-        execution_context: ExecutionContext,
-    ) -> RedFlagScreen:
-        """Create the component (see the parent class)."""
-        return cls(config)
-
-    def process_training_data(self, training_data: TrainingData) -> TrainingData:
-        """Leave training data unchanged; the screen has nothing to learn."""
-        return training_data
 
     def process(self, messages: List[Message]) -> List[Message]:
         """Screen each message and override its intent on a red flag.
