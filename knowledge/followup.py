@@ -5,10 +5,15 @@ until it works for bcc?". Searching the two messages glued together lets the
 previous question's own topic ("warts") win; putting the new item in the old
 item's place asks what the patient meant. A fragment is a short message with
 no question or verb of its own once its connective ("and", "what about",
-"same for") is removed. Its item replaces the previous question's item of the
-same kind (a condition, a place on the body, a time, something else put on
-the skin or taken, a group of people); with no item of the same kind, the
-fragment is added to the end of the previous question.
+"same for") is removed, or a "when/if" clause ("and after the treatment is
+over?"). Its item replaces the previous question's item of the same kind (a
+condition, a place on the body, a time, something else put on the skin or
+taken, a group of people); an item of no known kind replaces the previous
+question's last item; otherwise the fragment is added to the end of the
+previous question.
+
+A question of its own that points back ("how long do they last?") has the
+pointer replaced by the previous question's topic instead (``resolve``).
 
 The rewrite knows nothing about the leaflet's answers: it only rebuilds the
 question, and the search decides.
@@ -67,8 +72,8 @@ ITEM_KINDS: Dict[str, Tuple[str, ...]] = {
         "back",
         "ears",
         "ear",
-        "cuts",
         "open cuts",
+        "cuts",
         "wounds",
     ),
     "time": (
