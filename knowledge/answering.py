@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Sequence
 
 from knowledge import settings
-from knowledge.followup import is_fragment, resolve, rewrite
+from knowledge.followup import resolve, rewrite
 from knowledge.search import Hit, KnowledgeBase, Ranking, get_knowledge_base
 
 _QUESTION_WORDS = (
@@ -130,14 +130,19 @@ def decide(
     # clearly better, so a change of topic keeps its own answer.
     follow_up = bool(previous_question) and 0 < len(_WORD.findall(message)) <= settings.FOLLOW_UP_MAX_WORDS
     previous = str(previous_question)
-    standalone = (rewrite(message, previous) or resolve(message, previous)) if follow_up else None
+    # A fragment ("and for bcc?") becomes the previous question with its item
+    # swapped in, which stands for it alone; a question of its own that points
+    # back ("how long do they last?") gets the previous question's topic.
+    swapped = rewrite(message, previous) if follow_up else None
+    resolved = resolve(message, previous) if follow_up and not swapped else None
     parts = split_parts(message)
     queries = [message, *parts]
-    if follow_up:
+    if follow_up and not swapped:
         queries += [f"{previous} {message}", previous]
+    standalone = swapped or resolved
     if standalone:
         queries.append(standalone)
-    rankings = kb.search_many(queries, reuse=[previous] if follow_up else [])
+    rankings = kb.search_many(queries, reuse=[previous] if follow_up and not swapped else [])
     own = rankings[0]
     if len(_WORD.findall(message)) >= settings.LONG_MESSAGE_WORDS:
         # A long, rambling message: its question may be drowned in the whole,
@@ -145,7 +150,10 @@ def decide(
         own = _best_of(rankings[: 1 + len(parts)])
     ranking = own
     discount = settings.FOLLOW_UP_CONTEXT_DISCOUNT
-    if follow_up:
+    if swapped:
+        # The bare item means little on its own.
+        ranking = rankings[-1]
+    elif follow_up:
         pair, alone = rankings[1 + len(parts)], rankings[2 + len(parts)]
         in_context = _without(pair, previous_passages, alone)
         if is_question(previous):
@@ -154,13 +162,8 @@ def decide(
             # After a statement ("i take methotrexate"), the question leans on
             # it ("can i use imiquimod?"): the context reading is preferred.
             ranking = _best_of([_lowered(own, discount), in_context])
-    if standalone and is_fragment(message):
-        # "and for bcc?": the previous question with the new item in place of
-        # its old one stands for the follow-up; the bare item means little.
-        ranking = rankings[-1]
-    elif standalone:
-        # "how long do they last?" read as "how long do side effects last?".
-        ranking = _best_of([rankings[-1], _lowered(ranking, discount)])
+        if resolved:
+            ranking = _best_of([rankings[-1], _lowered(ranking, discount)])
     decision = Decision(ranking=ranking.hits[: settings.SEARCH_TOP_K], follow_up=follow_up, standalone=standalone or "")
     if ranking.top < threshold:
         return decision

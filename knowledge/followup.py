@@ -174,11 +174,6 @@ def fragment_of(message: str) -> Optional[str]:
     return rest
 
 
-def is_fragment(message: str) -> bool:
-    """Tell whether a message is a bare item with no clause of its own ("and for bcc?")."""
-    return fragment_of(message) is not None
-
-
 def _items(text: str) -> List[Tuple[str, int, int]]:
     """Find the known items in a text: (kind, start, end), first match per place."""
     found: List[Tuple[str, int, int]] = []
