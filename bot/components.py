@@ -193,16 +193,25 @@ class RedFlagScreen(_RuleComponent):
 
     @staticmethod
     def _demote(message: Message) -> None:
-        """Replace an unconfirmed escalation intent with the next-best intent.
+        """Send an unconfirmed escalation to the leaflet search.
 
         The rules are the authority on escalation; a classifier guess alone
-        (below ``trust_classifier_above``) is not, since it flags mild
-        effects such as "my skin is flaking".
+        (below ``trust_classifier_above``, or called mild) is not, since it
+        flags mild effects such as "my skin is flaking". What the patient
+        wrote is still a symptom, so it goes to ``nlu_fallback`` (retrieval
+        decides) rather than to the next-best intent, which is often a
+        chit-chat intent far below any threshold ("im losing hair" was
+        greeted).
         """
-        ranking = [r for r in message.get(INTENT_RANKING_KEY) or [] if r.get(INTENT_NAME_KEY) != ESCALATION_INTENT]
-        fallback = ranking[0] if ranking else {INTENT_NAME_KEY: "ask_question", PREDICTED_CONFIDENCE_KEY: 0.0}
+        confidence = float((message.get(INTENT) or {}).get(PREDICTED_CONFIDENCE_KEY) or 0.0)
+        fallback = {INTENT_NAME_KEY: NLU_FALLBACK_INTENT, PREDICTED_CONFIDENCE_KEY: confidence}
+        ranking = [
+            r
+            for r in message.get(INTENT_RANKING_KEY) or []
+            if r.get(INTENT_NAME_KEY) not in (ESCALATION_INTENT, NLU_FALLBACK_INTENT)
+        ]
         message.set(INTENT, fallback, add_to_output=True)
-        message.set(INTENT_RANKING_KEY, ranking, add_to_output=True)
+        message.set(INTENT_RANKING_KEY, [fallback, *ranking], add_to_output=True)
 
     @classmethod
     def validate_config(cls, config: Dict[str, Any]) -> None:

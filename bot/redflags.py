@@ -221,7 +221,11 @@ RULES: Tuple[Rule, ...] = (
         r"|\bwhole\s+(?:\w+\s+)?(?:arm|leg|face|body|hand|foot|chest|back|neck|side|thigh|groin|area)\s+(?:\w+\s+){0,3}(?:red|swollen|swelling|rash|inflamed)\b"
         r"|\b(?:throbbing|swollen|red|painful)\s+and\s+(?:\w+\s+)?(?:hot|warm)\b"
         r"|\b(?:turned|turning|gone|going|went|is|looks)\s+(?:\w+\s+)?(?:black|blue|purple|grey|gray)\b"
-        r"|\b(?:broken open|broke open|open raw|raw wound|raw and open|cracked open|split open)\b",
+        r"|\b(?:broken open|broke open|open raw|raw wound|raw and open|cracked open|split open)\b"
+        # Skin coming away in sheets is not the flaking the leaflet expects.
+        r"|\b(?:peeling|peels|peeled|peel|coming|comes|came|falling|falls|fell|sloughing|shedding)\s+off"
+        r"\s+in\s+(?:\w+\s+)?(?:sheets|chunks|layers|strips|pieces|lumps)\b"
+        r"|\bskin\s+(?:is\s+|s\s+)?(?:coming|falling|sloughing)\s+(?:\w+\s+)?off\b",
     ),
     # "I think I'm allergic to it" escalates; "mild redness, worried it's an
     # allergy" is a mild effect the leaflet explains. Severe allergic signs

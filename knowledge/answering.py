@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Sequence
 
 from knowledge import settings
-from knowledge.followup import resolve, rewrite
+from knowledge.followup import resolve, rewrite, sluice
 from knowledge.search import Hit, KnowledgeBase, Ranking, get_knowledge_base
 
 _QUESTION_WORDS = (
@@ -130,10 +130,11 @@ def decide(
     # clearly better, so a change of topic keeps its own answer.
     follow_up = bool(previous_question) and 0 < len(_WORD.findall(message)) <= settings.FOLLOW_UP_MAX_WORDS
     previous = str(previous_question)
-    # A fragment ("and for bcc?") becomes the previous question with its item
-    # swapped in, which stands for it alone; a question of its own that points
+    # A bare question word ("and how often?") asks the previous question again
+    # with it, and a fragment ("and for bcc?") becomes the previous question
+    # with its item swapped in; either stands for the message alone; a question of its own that points
     # back ("how long do they last?") gets the previous question's topic.
-    swapped = rewrite(message, previous) if follow_up else None
+    swapped = (sluice(message, previous) or rewrite(message, previous)) if follow_up else None
     resolved = resolve(message, previous) if follow_up and not swapped else None
     parts = split_parts(message)
     queries = [message, *parts]

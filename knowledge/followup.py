@@ -12,6 +12,10 @@ taken, a group of people); an item of no known kind replaces the previous
 question's last item; otherwise the fragment is added to the end of the
 previous question.
 
+A bare question word ("how often?", "why not?", "when exactly?") asks the
+previous question again with that word (``sluice``): "how often?" after "how
+much should i put on?" means "how often should i put on?".
+
 A question of its own that points back ("how long do they last?") has the
 pointer replaced by the previous question's topic instead (``resolve``).
 
@@ -210,6 +214,10 @@ def rewrite(message: str, previous_question: str) -> Optional[str]:
         if same:
             old_start, old_end = same[-1]
             return f"{previous_question[:old_start]}{fragment[start:end]}{previous_question[old_end:]}"
+    if not new_items and _OBJECT_PRONOUN.search(fragment):
+        # "and dry it too?" after "do i wash before applying?": a verb phrase
+        # with its object, a second thing to do, not an item to swap.
+        return f"{previous_question.rstrip(' ?!.')} and {fragment}"
     if not new_items and previous_items:
         # "and autoimmune disease?": an item of no known kind takes the place
         # of the previous question's last item.
@@ -218,6 +226,51 @@ def rewrite(message: str, previous_question: str) -> Optional[str]:
     # "where do i keep it?" + "and once im finished with it?": the fragment
     # adds to the previous question.
     return f"{previous_question.rstrip(' ?!.')} {fragment}"
+
+
+# An object pronoun marks a verb phrase ("dry it too"), not a bare item.
+_OBJECT_PRONOUN = re.compile(r"\b(?:it|them)\b", re.IGNORECASE)
+# A bare question word standing for the previous question ("how often?",
+# "why not?", "and when exactly?", "with what?").
+_SLUICE = re.compile(
+    r"^\s*(?:(?:and|so|but|then|ok|okay)\s+)*"
+    r"(?P<wh>why(?P<negated> not)?|how come|how so|how often|(?:for )?how long(?: for)?|how much|how soon"
+    r"|(?:after |for )?how many (?:times|days|weeks|hours|months|minutes)(?: (?:a|per) (?:day|week))?"
+    r"|when|where|with what|what with|which ones?|what for)"
+    r"(?:\s+(?:exactly|then|though|tho|is that|is it|would that be|was that))*\s*[?!.]*\s*$",
+    re.IGNORECASE,
+)
+# The question word that opens a previous question, replaced by the new one.
+_LEADING_WH = re.compile(
+    r"^\s*(?:how (?:often|long|much|soon|many \w+)|when|where|why|what|which|how)\b\s*", re.IGNORECASE
+)
+_LEADING_AUX = re.compile(r"^\s*(can|could|should|do|does|is|are|will|would|must|may)\b", re.IGNORECASE)
+
+
+def sluice(message: str, previous_question: str) -> Optional[str]:
+    """Ask the previous question again with a follow-up's bare question word.
+
+    Args:
+        message: The follow-up ("and how often?", "why not?").
+        previous_question: The question it follows ("how much should i put on?").
+
+    Returns:
+        The standalone question ("how often should i put on"), or None when
+        the message is more than a question word.
+    """
+    match = _SLUICE.match(message)
+    if not match:
+        return None
+    clause = _LEADING_WH.sub("", previous_question, count=1).strip(" ?!.")
+    if not clause:
+        return None
+    wh = match.group("wh").lower()
+    if match.group("negated"):
+        # "why not?" after "can i use other creams?": "why can i not use other creams".
+        clause = _LEADING_AUX.sub(r"\1 not", clause, count=1) if _LEADING_AUX.match(clause) else f"not {clause}"
+        clause = re.sub(r"^(\w+) not (\w+)", r"\1 \2 not", clause)
+        wh = "why"
+    return f"{wh} {clause}"
 
 
 # Words that are not the topic of a question: question and helper words,

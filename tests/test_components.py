@@ -91,9 +91,11 @@ def test_sender_ids_are_validated() -> None:
     assert not valid_sender("a b")
 
 
-def test_unconfirmed_classifier_escalation_is_demoted_to_the_next_intent() -> None:
+def test_unconfirmed_classifier_escalation_goes_to_the_leaflet_search() -> None:
+    # The next-best intent here is a greeting; a symptom must never be greeted.
     parsed = _process("my skin is flaking", intent="report_severe_symptom", confidence=0.7)
-    assert parsed["intent"]["name"] == "greet"
+    assert parsed["intent"] == {"name": "nlu_fallback", "confidence": 0.7}
+    assert parsed["intent_ranking"][0]["name"] == "nlu_fallback"
     assert all(r["name"] != "report_severe_symptom" for r in parsed["intent_ranking"])
 
 

@@ -101,11 +101,22 @@ def test_a_follow_up_is_answered_in_context(bot: BotClient) -> None:
         ("i'm pregnant", "can i still use the cream?", "side-effects-3"),
         # a short question the intent classifier takes for chit-chat
         ("how often do i put it on?", "every day?", "how-to-apply-2"),
+        # a bare question word asks the previous question again
+        ("how much should i put on?", "and how often?", "how-to-apply-2"),
+        # a second thing to do, added to the previous question
+        ("do i wash before applying?", "and dry it too?", "how-to-apply-1"),
     ],
 )
 def test_follow_ups_of_every_kind_through_the_server(bot: BotClient, first: str, second: str, expected: str) -> None:
     _, turn = bot.conversation([first, second])
     assert turn.passage_ids[:1] == [expected], turn.utter_actions
+
+
+@pytest.mark.parametrize("text", ["im losing hair", "hello, my skin is itchy", "hi, my skin is peeling"])
+def test_a_symptom_the_classifier_doubts_is_searched_not_greeted(bot: BotClient, text: str) -> None:
+    turn = bot.turn(_sender(), text)
+    assert "utter_greet" not in turn.utter_actions and not turn.escalated, (text, turn.utter_actions)
+    assert turn.passage_ids, (text, turn.utter_actions)
 
 
 def test_real_chit_chat_still_gets_its_reply(bot: BotClient) -> None:

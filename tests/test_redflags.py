@@ -71,6 +71,10 @@ URGENT = [
     "hives all over my body",
     "the skin has turned black",
     "it really hurts to pee after putting it on my warts",
+    # skin coming away in sheets (session 4: the classifier alone caught it before)
+    "my skin is peeling off in sheets",
+    "the skin is coming off in big pieces",
+    "skin peeling off in layers since yesterday",
     # a sore that has not closed (wording found missing by the labelled hold-out, session 2)
     "the sore still hasn't closed up weeks after I stopped",
     "the wound is still open a month after finishing",
@@ -138,6 +142,10 @@ BENIGN = [
     "slight redness, could i be allergic?",
     "a little itchy and red, is it an allergy or is it working",
     "mild flaking, hoping im not allergic",
+    # plain peeling or itching, with or without a greeting: the leaflet's common effects
+    "my skin is peeling",
+    "hi, my skin is peeling",
+    "hello, my skin is itchy",
     # a symptom played down
     "the spot is pink and tender, not really painful",
     "a bit sore but not too bad",

@@ -210,6 +210,29 @@ def test_an_elliptical_follow_up_is_rewritten_with_its_item_in_place() -> None:
     assert fragment_of("and how often?") is None
 
 
+def test_a_bare_question_word_asks_the_previous_question_again() -> None:
+    from knowledge.followup import rewrite, sluice
+
+    assert sluice("and how often?", "how much should i put on?") == "how often should i put on"
+    assert sluice("why not?", "can i use other creams on the treated skin?") == (
+        "why can i not use other creams on the treated skin"
+    )
+    assert sluice("when exactly?", "do i wash it off?") == "when do i wash it off"
+    assert sluice("why is that?", "does it interact with anything?") == "why does it interact with anything"
+    # More than a question word: not a sluice.
+    assert sluice("how often do i use it?", "how much should i put on?") is None
+    assert sluice("and for warts?", "how long until it works?") is None
+    # A verb phrase with its object is a second thing to do, not an item to swap.
+    assert rewrite("and dry it too?", "do i wash before applying?") == "do i wash before applying and dry it too"
+
+
+def test_a_bare_question_word_finds_the_passage_for_it() -> None:
+    first = decide("how much should i put on?")
+    follow = decide("and how often?", "how much should i put on?", [h.passage.id for h in first.answer])
+    assert follow.standalone == "how often should i put on"
+    assert follow.answer and follow.answer[0].passage.id == "how-to-apply-2"
+
+
 def test_a_rewritten_follow_up_finds_the_new_items_passage() -> None:
     first = decide("how long until I see results for warts?")
     follow = decide(
