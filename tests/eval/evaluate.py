@@ -247,7 +247,7 @@ def main() -> int:
         "  added to the previous question, context preferred after a statement); its hold-out was first run",
         "  after them: 8/10.",
         "- Batch 7 (80 two-turn conversations) was written at the start of session 4, before any session-4",
-        "  change (bare question words such as \"and how often?\" asking the previous question again, symptoms",
+        '  change (bare question words such as "and how often?" asking the previous question again, symptoms',
         "  the classifier doubts sent to the leaflet search instead of a greeting, phrasings from tuning",
         "  failures). Its hold-out was first run after those changes, by this report: it is the least-seen",
         "  measure of follow-ups.",
