@@ -16,20 +16,38 @@ import os
 import sys
 import urllib.error
 import urllib.request
+from pathlib import Path
 from typing import Any, Dict, List, Optional
+
+import yaml
 
 os.environ.setdefault("USE_TF", "0")
 
 from bot import redflags  # noqa: E402
 from bot.serve import DEFAULT_MODEL as MODEL_PATH  # noqa: E402
+from knowledge.settings import PROJECT_DIR  # noqa: E402
 
-RULE_REPLIES = {
-    "greet": "utter_greet, utter_disclaimer",
-    "start": "utter_greet, utter_disclaimer",
-    "goodbye": "utter_goodbye",
-    "thank": "utter_you_are_welcome",
-    "bot_challenge": "utter_iamabot",
-}
+CHITCHAT_RULES_PATH: Path = PROJECT_DIR / "bot" / "rules" / "chitchat.yml"
+
+
+def rule_replies(path: Path = CHITCHAT_RULES_PATH) -> Dict[str, str]:
+    """Read the fixed replies the dialogue rules give each chit-chat intent.
+
+    Args:
+        path: The Rasa rules file of the chit-chat intents.
+
+    Returns:
+        Intent name -> the response actions it gets, comma-separated
+        (``{"greet": "utter_greet, utter_disclaimer", ...}``).
+    """
+    with path.open(encoding="utf-8") as handle:
+        rules = (yaml.safe_load(handle) or {}).get("rules") or []
+    replies: Dict[str, str] = {}
+    for rule in rules:
+        steps = rule.get("steps") or []
+        if len(steps) > 1 and "intent" in steps[0] and all("action" in step for step in steps[1:]):
+            replies[steps[0]["intent"]] = ", ".join(step["action"] for step in steps[1:])
+    return replies
 
 
 def parse_with_server(text: str, base_url: str) -> Optional[Dict[str, Any]]:
@@ -95,8 +113,9 @@ def describe(text: str, previous: Optional[str], parse: Optional[Dict[str, Any]]
     replies: List[str] = []
     if escalated:
         replies.append("utter_contact_provider")
-    if intent in RULE_REPLIES and not escalated:
-        replies.append(RULE_REPLIES[intent])
+    fixed = rule_replies()
+    if intent in fixed and not escalated:
+        replies.append(fixed[intent])
     else:
         replies.extend(f"passage {h.passage.id}" for h in decision.answer)
         if not decision.answered and not escalated:
