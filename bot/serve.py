@@ -63,14 +63,17 @@ def bot_data_dir() -> Path:
     return Path(_env("BOT_DATA_DIR", str(PROJECT_DIR / "var"))).resolve()
 
 
-def credentials_file(quiet: bool = False) -> Path:
+def credentials_file(quiet: bool = False, environ: Optional[Dict[str, str]] = None) -> Path:
     """Write the runtime credentials (the channels that are configured) and return their path.
 
     Args:
         quiet: Whether to keep quiet about channels left out.
+        environ: The Rasa server's environment (this process's by default);
+            it names the scaled-out services, such as ``REDIS_HOST``.
     """
     source = Path(_env("BOT_CREDENTIALS", str(PROJECT_DIR / "credentials.yml")))
-    return write_runtime_credentials(bot_data_dir(), source, quiet=quiet)
+    environ = os.environ if environ is None else environ
+    return write_runtime_credentials(bot_data_dir(), source, environ, quiet=quiet)
 
 
 def scaled_out() -> bool:
@@ -121,8 +124,12 @@ def action_command() -> List[str]:
     ]
 
 
-def rasa_command() -> List[str]:
-    """The command line of the Rasa server."""
+def rasa_command(environ: Optional[Dict[str, str]] = None) -> List[str]:
+    """The command line of the Rasa server.
+
+    Args:
+        environ: The environment the server will run in (this process's by default).
+    """
     command = [
         str(VENV_BIN / "rasa"),
         "run",
@@ -136,7 +143,7 @@ def rasa_command() -> List[str]:
         "--endpoints",
         str(endpoints_file()),
         "--credentials",
-        str(credentials_file()),
+        str(credentials_file(environ=environ)),
     ]
     if os.environ.get("RASA_API_TOKEN"):
         command += ["--auth-token", os.environ["RASA_API_TOKEN"]]
@@ -324,7 +331,7 @@ def main() -> int:
             if not wait_until_up(action_health, actions):
                 print("serve: the action server did not start", file=sys.stderr)
                 return 1
-        rasa = spawn(rasa_command(), env)
+        rasa = spawn(rasa_command(env), env)
         processes.append(rasa)
         token = os.environ.get("RASA_API_TOKEN")
         status_url = f"http://127.0.0.1:{rasa_port}/status" + (f"?token={token}" if token else "")

@@ -18,7 +18,9 @@ import aiohttp
 import pytest
 
 from tests.support.botclient import BotClient
+from tests.support.fake_telegram import SECRET, TOKEN, USERNAME, FakeTelegram, bot_env
 from tests.support.servers import RunningBot, free_port, start_bot
+from tests.support.telegram_updates import WebhookClient, new_chat_id, text_update
 
 pytestmark = pytest.mark.server
 
@@ -35,13 +37,22 @@ def _scaled_env(postgres_port: int, redis_port: int) -> Dict[str, str]:
 
 
 @pytest.fixture(scope="module")
-def scaled(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningBot]:
+def fake() -> Iterator[FakeTelegram]:
+    """A fake Bot API, so the scaled-out bot serves Telegram too."""
+    fake = FakeTelegram(TOKEN, USERNAME)
+    fake.up()
+    yield fake
+    fake.close()
+
+
+@pytest.fixture(scope="module")
+def scaled(fake: FakeTelegram, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningBot]:
     ARTIFACTS.mkdir(exist_ok=True)
     ports = (free_port(), free_port())
-    bot = start_bot(
-        tmp_path_factory.mktemp("scaled"), ARTIFACTS / "bot-scaled.log", extra_env=_scaled_env(*ports), timeout=300
-    )
+    env = {**_scaled_env(*ports), **bot_env(fake)}
+    bot = start_bot(tmp_path_factory.mktemp("scaled"), ARTIFACTS / "bot-scaled.log", extra_env=env, timeout=300)
     bot.ports = ports  # type: ignore[attr-defined]
+    bot.extra_env = env  # type: ignore[attr-defined]
     yield bot
     assert bot.stop() == 0, "the scaled-out servers did not stop cleanly on SIGTERM"
     assert _rasa_workers(bot) == [], "a Rasa worker outlived the launcher"
@@ -147,7 +158,7 @@ def test_conversations_survive_a_restart_of_the_scaled_out_bot(scaled: RunningBo
         scaled.data_dir,
         scaled.log_path,
         rasa_port=scaled.rasa_port,
-        extra_env=_scaled_env(*scaled.ports),  # type: ignore[attr-defined]
+        extra_env=scaled.extra_env,  # type: ignore[attr-defined]
         timeout=300,
     )
     scaled.process = restarted.process
@@ -157,3 +168,21 @@ def test_conversations_survive_a_restart_of_the_scaled_out_bot(scaled: RunningBo
     assert len(after) == len(before)
     follow = BotClient(restarted.url).turn(sender, "and after opening?")
     assert follow.replies
+
+
+def test_a_telegram_update_redelivered_to_any_worker_is_answered_once(scaled: RunningBot, fake: FakeTelegram) -> None:
+    import redis
+
+    fake.wait_for("setWebhook", timeout=60)
+    webhook = WebhookClient(scaled.url, SECRET)
+    chat = new_chat_id()
+    update = text_update(chat, "how should I store the cream?")
+    # Each post is a new connection, so the two workers share the redeliveries.
+    statuses = [webhook.post(update) for _ in range(8)]
+    assert statuses.count((200, {"status": "answered"})) == 1, statuses
+    assert statuses.count((200, {"status": "duplicate"})) == 7, statuses
+    texts = fake.sent_texts(chat)
+    assert sum(t.startswith("Store imiquimod at room temperature") for t in texts) == 1, texts
+    # The record is the workers' shared Redis, not each worker's memory.
+    key = f"imiquimodfaq:telegram:update:{update['update_id']}"
+    assert redis.Redis(port=scaled.ports[1], db=1).exists(key)  # type: ignore[attr-defined]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, Iterator, List, Optional, Tuple
 
 import pytest
 import yaml
@@ -14,8 +14,9 @@ from rasa.shared.exceptions import RasaException
 
 from bot.channels.telegram import SafeTelegramInput
 from bot.channels.telegram_output import SafeTelegramOutput
+from bot.channels.telegram_seen import SeenUpdates, SharedSeenUpdates, handled_updates
 from bot.channels.telegram_text import MAX_CALLBACK_BYTES, CallbackPayloads, split_message, utf16_units
-from bot.channels.telegram_updates import SeenUpdates, parse_update, secret_matches, valid_secret
+from bot.channels.telegram_updates import parse_update, secret_matches, valid_secret
 from bot.channels.telegram_webhook import BotIdentity, RetryPolicy, WebhookRegistrar
 from bot.credentials import select_channels, write_runtime_credentials
 from tests.support import telegram_updates as updates
@@ -185,14 +186,62 @@ def test_other_updates_are_ignored(update: Dict[str, Any]) -> None:
     assert parse_update(update) is None
 
 
-def test_a_redelivered_update_is_seen_and_the_record_is_bounded() -> None:
+async def test_a_redelivered_update_is_seen_and_the_record_is_bounded() -> None:
     seen = SeenUpdates(capacity=2)
-    assert seen.first_time(1) and not seen.first_time(1)
-    seen.forget(1)
-    assert seen.first_time(1)
-    assert seen.first_time(2) and seen.first_time(3)
-    assert seen.first_time(1), "the oldest id was evicted"
-    assert seen.first_time(None) and seen.first_time(None)
+    assert await seen.first_time(1) and not await seen.first_time(1)
+    await seen.forget(1)
+    assert await seen.first_time(1)
+    assert await seen.first_time(2) and await seen.first_time(3)
+    assert await seen.first_time(1), "the oldest id was evicted"
+    assert await seen.first_time(None) and await seen.first_time(None)
+
+
+@pytest.fixture(scope="module")
+def redis_port(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
+    from bot import services
+    from tests.support.servers import free_port
+
+    port = free_port()
+    redis = services.start_redis(tmp_path_factory.mktemp("redis"), port)
+    try:
+        yield port
+    finally:
+        redis.process.terminate()
+        redis.process.wait(timeout=10)
+
+
+async def test_workers_sharing_redis_answer_a_redelivered_update_once(redis_port: int) -> None:
+    import redis
+
+    worker_a = handled_updates("127.0.0.1", str(redis_port), "3")
+    worker_b = handled_updates("127.0.0.1", str(redis_port), "3")
+    assert isinstance(worker_a, SharedSeenUpdates)
+    update_id = 900_000 + redis_port
+    try:
+        assert await worker_a.first_time(update_id)
+        assert not await worker_b.first_time(update_id), "the other worker must see the update as handled"
+        assert not await worker_a.first_time(update_id)
+        ttl = redis.Redis(port=redis_port, db=3).ttl(f"imiquimodfaq:telegram:update:{update_id}")
+        assert 0 < ttl <= 24 * 60 * 60, "handled ids expire"
+        # The Bot API failed while answering: the redelivery, wherever it lands, is handled.
+        await worker_a.forget(update_id)
+        assert await worker_b.first_time(update_id)
+        assert await worker_a.first_time(None)
+    finally:
+        await worker_a.close()
+        await worker_b.close()
+
+
+async def test_without_redis_the_update_is_answered_rather_than_dropped() -> None:
+    from tests.support.servers import free_port
+
+    seen = SharedSeenUpdates("127.0.0.1", free_port())
+    try:
+        assert await seen.first_time(1)
+        await seen.forget(1)  # no error either
+    finally:
+        await seen.close()
+    assert isinstance(handled_updates("", "6379", "0"), SeenUpdates)
 
 
 # --- the output channel ----------------------------------------------------------------------

@@ -32,11 +32,11 @@ from sanic.response import HTTPResponse
 
 from bot.channels.guard import check_text
 from bot.channels.telegram_output import DEFAULT_API_BASE, SafeTelegramOutput
+from bot.channels.telegram_seen import HandledUpdates, handled_updates
 from bot.channels.telegram_text import CallbackPayloads
 from bot.channels.telegram_updates import (
     SECRET_HEADER,
     Incoming,
-    SeenUpdates,
     parse_update,
     secret_matches,
     valid_secret,
@@ -80,7 +80,8 @@ class SafeTelegramInput(TelegramInput):
       are ignored.
     - A button press is answered with ``answerCallbackQuery`` and its data
       read as the patient's message.
-    - A redelivered update (same ``update_id``) is answered once; if the Bot
+    - A redelivered update (same ``update_id``) is answered once, by any of
+      several workers when they share a Redis (``redis_host``); if the Bot
       API fails while answering, the request gets a 503 so Telegram delivers
       the update again.
     - Text goes through ``bot.channels.guard.check_text``, as on REST.
@@ -104,6 +105,7 @@ class SafeTelegramInput(TelegramInput):
             settings.get("webhook_url"),
             settings.get("secret_token"),
             settings.get("api_base"),
+            seen=handled_updates(settings.get("redis_host"), settings.get("redis_port"), settings.get("redis_db")),
         )
 
     def __init__(
@@ -114,6 +116,7 @@ class SafeTelegramInput(TelegramInput):
         secret_token: Optional[str] = None,
         api_base: Optional[str] = None,
         retry: Optional[RetryPolicy] = None,
+        seen: Optional[HandledUpdates] = None,
     ) -> None:
         """Check the settings; no request is made here.
 
@@ -124,6 +127,8 @@ class SafeTelegramInput(TelegramInput):
             secret_token: The webhook secret.
             api_base: The Bot API base URL.
             retry: The backoff for ``setWebhook``; from the environment by default.
+            seen: The record of handled updates; in this process by default,
+                in Redis when the credentials name one (several workers).
 
         Raises:
             RasaException: A setting is missing or malformed.
@@ -143,7 +148,7 @@ class SafeTelegramInput(TelegramInput):
         self.secret_token: str = secret_token
         self.api_base = api_base or DEFAULT_API_BASE
         self._callbacks = CallbackPayloads()
-        self._seen = SeenUpdates()
+        self._seen: HandledUpdates = seen or handled_updates(None, None, None)
         self._identity = BotIdentity(verify)
         self._output: Optional[SafeTelegramOutput] = None
         self._registrar = WebhookRegistrar(
@@ -179,6 +184,7 @@ class SafeTelegramInput(TelegramInput):
                 self._registration.cancel()
             if self._output is not None:
                 await self._output.close_session()
+            await self._seen.close()
 
         @webhook.route("/", methods=["GET"])
         async def health(_: Request) -> HTTPResponse:
@@ -199,7 +205,7 @@ class SafeTelegramInput(TelegramInput):
             if incoming is None or self._identity.mismatch:
                 logger.debug("Telegram: ignored an update of another type")
                 return _status("ignored")
-            if not self._seen.first_time(incoming.update_id):
+            if not await self._seen.first_time(incoming.update_id):
                 logger.info("Telegram: update %s was already handled; ignoring the redelivery", incoming.update_id)
                 return _status("duplicate")
             return await self._answer(incoming, on_new_message)
@@ -212,7 +218,7 @@ class SafeTelegramInput(TelegramInput):
             await self._handle(incoming, on_new_message)
         except Exception as error:  # noqa: BLE001 - report, never crash the request
             if is_transient(error):
-                self._seen.forget(incoming.update_id)
+                await self._seen.forget(incoming.update_id)
                 logger.warning(
                     "Telegram: update %s not answered, the Bot API failed (%s); Telegram will deliver it again",
                     incoming.update_id,

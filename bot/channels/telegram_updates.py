@@ -1,4 +1,4 @@
-"""Read Telegram webhook requests: who sent them, what they say, and whether they are new.
+"""Read Telegram webhook requests: who sent them and what they say.
 
 Updates are read as plain JSON (shaped as in the Bot API's ``Update``
 object), so update types this code has never heard of are simply ignored.
@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import hmac
 import re
-from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any, Mapping, Optional
 
@@ -121,45 +120,10 @@ def parse_update(update: Mapping[str, Any]) -> Optional[Incoming]:
     return None
 
 
-class SeenUpdates:
-    """The update ids handled lately, to answer a redelivered update only once.
-
-    Bounded (least recently seen ids are forgotten first) and in memory, so
-    it covers Telegram's retries to this process, not a restart or replicas.
-    """
-
-    def __init__(self, capacity: int = 10_000) -> None:
-        """Create an empty record.
-
-        Args:
-            capacity: How many update ids to remember.
-        """
-        self._capacity = capacity
-        self._ids: OrderedDict[int, None] = OrderedDict()
-
-    def first_time(self, update_id: Optional[int]) -> bool:
-        """Record an update id and say whether it is new (an update without an id always is)."""
-        if update_id is None:
-            return True
-        if update_id in self._ids:
-            self._ids.move_to_end(update_id)
-            return False
-        self._ids[update_id] = None
-        while len(self._ids) > self._capacity:
-            self._ids.popitem(last=False)
-        return True
-
-    def forget(self, update_id: Optional[int]) -> None:
-        """Forget an update id, so that Telegram's redelivery is handled."""
-        if update_id is not None:
-            self._ids.pop(update_id, None)
-
-
 __all__ = [
     "ALLOWED_UPDATES",
     "Incoming",
     "SECRET_HEADER",
-    "SeenUpdates",
     "normalise_command",
     "parse_update",
     "secret_matches",
