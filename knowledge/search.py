@@ -13,6 +13,7 @@ from typing import Dict, List, Sequence
 import numpy as np
 
 from knowledge import index as index_store
+from knowledge import settings
 from knowledge.passages import Passage
 
 logger = logging.getLogger(__name__)
@@ -25,7 +26,8 @@ class Hit:
     Attributes:
         passage: The passage.
         score: Cosine similarity of the query to the passage's best row
-            (its own text or one of its authored phrasings).
+            (its own text or one of its authored phrasings), less the
+            passage's hubness correction (see ``hubness``).
         matched: The text of that best row.
     """
 
@@ -67,6 +69,7 @@ class KnowledgeBase:
         order = {pid: i for i, pid in enumerate(loaded.passages)}
         self._row_passage = np.array([order.get(r.passage_id, -1) for r in loaded.rows], dtype=np.int64)
         self._passages: List[Passage] = list(loaded.passages.values())
+        self._hub_penalty = settings.HUBNESS_WEIGHT * hubness(loaded, self._row_passage, len(self._passages))
 
     @property
     def passages(self) -> Dict[str, Passage]:
@@ -100,7 +103,9 @@ class KnowledgeBase:
                     ranking.unanswerable_score = score
                     ranking.unanswerable_match = self._loaded.rows[row].text
                 else:
+                    score -= float(self._hub_penalty[passage_index])
                     ranking.hits.append(Hit(self._passages[passage_index], score, self._loaded.rows[row].text))
+            ranking.hits.sort(key=lambda hit: hit.score, reverse=True)
             rankings.append(ranking)
         return rankings
 
@@ -135,6 +140,37 @@ class KnowledgeBase:
             Hits, best first.
         """
         return self.search_many([query])[0].hits[:k]
+
+
+def hubness(loaded: index_store.LoadedIndex, row_passage: np.ndarray, n_passages: int) -> np.ndarray:
+    """Measure how much each passage attracts questions written for other passages.
+
+    Some passages ("Imiquimod works well for many people, but safe use and
+    good follow-up matter.") are near any vague question: hubs, in the
+    embedding-retrieval sense. A passage's hubness is the mean of its
+    ``HUBNESS_NEIGHBOURS`` best similarities to the authored phrasings of
+    the other passages, centred on the mean over passages; ranking subtracts
+    ``HUBNESS_WEIGHT`` times it (as CSLS does for cross-lingual retrieval).
+
+    Args:
+        loaded: The index and its row metadata.
+        row_passage: Each row's passage number, -1 for unanswerable questions.
+        n_passages: How many passages there are.
+
+    Returns:
+        One centred hubness value per passage, in passage order.
+    """
+    vectors = loaded.index.reconstruct_n(0, loaded.index.ntotal)
+    phrasing = np.array([row.kind == "phrasing" for row in loaded.rows]) & (row_passage >= 0)
+    values = np.zeros(n_passages, dtype=np.float64)
+    for number in range(n_passages):
+        others = phrasing & (row_passage != number)
+        mine = row_passage == number
+        if not others.any() or not mine.any():
+            continue
+        best = (vectors[others] @ vectors[mine].T).max(axis=1)
+        values[number] = float(np.sort(best)[-settings.HUBNESS_NEIGHBOURS :].mean())
+    return values - values.mean()
 
 
 @lru_cache(maxsize=1)
