@@ -72,8 +72,7 @@ def credentials_file(quiet: bool = False, environ: Optional[Dict[str, str]] = No
             it names the scaled-out services, such as ``REDIS_HOST``.
     """
     source = Path(_env("BOT_CREDENTIALS", str(PROJECT_DIR / "credentials.yml")))
-    environ = os.environ if environ is None else environ
-    return write_runtime_credentials(bot_data_dir(), source, environ, quiet=quiet)
+    return write_runtime_credentials(bot_data_dir(), source, os.environ if environ is None else environ, quiet=quiet)
 
 
 def scaled_out() -> bool:
