@@ -18,7 +18,7 @@ import aiohttp
 import pytest
 
 from tests.support.botclient import BotClient
-from tests.support.fake_telegram import SECRET, TOKEN, USERNAME, FakeTelegram, bot_env
+from tests.support.fake_telegram import SECRET, FakeTelegram, bot_env, running_fake
 from tests.support.servers import RunningBot, free_port, start_bot
 from tests.support.telegram_updates import WebhookClient, new_chat_id, text_update
 
@@ -39,10 +39,7 @@ def _scaled_env(postgres_port: int, redis_port: int) -> Dict[str, str]:
 @pytest.fixture(scope="module")
 def fake() -> Iterator[FakeTelegram]:
     """A fake Bot API, so the scaled-out bot serves Telegram too."""
-    fake = FakeTelegram(TOKEN, USERNAME)
-    fake.up()
-    yield fake
-    fake.close()
+    yield from running_fake()
 
 
 @pytest.fixture(scope="module")

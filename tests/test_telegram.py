@@ -15,7 +15,7 @@ from typing import Any, Callable, Dict, Iterator, Optional
 import pytest
 
 from tests.support.botclient import BotClient
-from tests.support.fake_telegram import SECRET, TOKEN, USERNAME, WEBHOOK_URL, FakeTelegram, bot_env
+from tests.support.fake_telegram import SECRET, TOKEN, WEBHOOK_URL, FakeTelegram, bot_env, running_fake
 from tests.support.servers import RunningBot, start_bot
 from tests.support.telegram_updates import (
     WebhookClient,
@@ -39,10 +39,7 @@ STORAGE_START = "Store imiquimod at room temperature away from heat and light."
 @pytest.fixture(scope="module")
 def fake() -> Iterator[FakeTelegram]:
     """The fake Bot API, up."""
-    fake = FakeTelegram(TOKEN, USERNAME)
-    fake.up()
-    yield fake
-    fake.close()
+    yield from running_fake()
 
 
 @pytest.fixture(scope="module")

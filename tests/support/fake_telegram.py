@@ -16,7 +16,7 @@ import json
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, Iterator, List, Optional
 
 from aiohttp import web
 
@@ -218,3 +218,16 @@ def bot_env(fake: FakeTelegram, retry_base_s: str = "0.2", retry_max_s: str = "1
         "TELEGRAM_RETRY_BASE_S": retry_base_s,
         "TELEGRAM_RETRY_MAX_S": retry_max_s,
     }
+
+
+def running_fake() -> Iterator[FakeTelegram]:
+    """A fake Bot API with the test token and username, up until the generator is closed.
+
+    For module fixtures: ``yield from running_fake()``.
+    """
+    fake = FakeTelegram(TOKEN, USERNAME)
+    fake.up()
+    try:
+        yield fake
+    finally:
+        fake.close()
