@@ -10,9 +10,15 @@ import pytest
 
 from knowledge import index as index_store
 from knowledge import settings
-from knowledge.answering import decide, looks_like_follow_up, split_parts
+from knowledge.answering import Decision, decide, looks_like_follow_up, split_parts
 from knowledge.embedder import embed, normalise
 from knowledge.search import KnowledgeBase, get_knowledge_base
+
+
+def _second_turn(first: str, second: str) -> Decision:
+    """Decide the second message of a conversation, given the first as the bot answered it."""
+    answered = decide(first)
+    return decide(second, first, [h.passage.id for h in answered.answer])
 
 
 @pytest.fixture(scope="module")
@@ -91,8 +97,7 @@ def test_hubness_lowers_the_passages_near_any_vague_question(kb: KnowledgeBase) 
     hubs = [ids[i] for i in values.argsort()[::-1][:5]]
     assert "when-to-contact-2" in hubs, hubs
     # A vague question after a statement is no longer taken by the hub.
-    first = decide("my skin is red and crusty")
-    follow = decide("is the cream doing its job?", "my skin is red and crusty", [h.passage.id for h in first.answer])
+    follow = _second_turn("my skin is red and crusty", "is the cream doing its job?")
     assert follow.answer and follow.answer[0].passage.id == "how-it-works-2"
 
 
@@ -193,8 +198,7 @@ def test_two_questions_get_two_passages() -> None:
 
 
 def test_follow_up_uses_the_previous_question() -> None:
-    first = decide("how long until I see results?")
-    follow = decide("and for warts?", "how long until I see results?", [h.passage.id for h in first.answer])
+    follow = _second_turn("how long until I see results?", "and for warts?")
     assert follow.follow_up
     assert follow.answer and follow.answer[0].passage.id == "after-treatment-2"
 
@@ -246,17 +250,13 @@ def test_a_bare_question_word_asks_the_previous_question_again() -> None:
 
 
 def test_a_bare_question_word_finds_the_passage_for_it() -> None:
-    first = decide("how much should i put on?")
-    follow = decide("and how often?", "how much should i put on?", [h.passage.id for h in first.answer])
+    follow = _second_turn("how much should i put on?", "and how often?")
     assert follow.standalone == "how often should i put on"
     assert follow.answer and follow.answer[0].passage.id == "how-to-apply-2"
 
 
 def test_a_rewritten_follow_up_finds_the_new_items_passage() -> None:
-    first = decide("how long until I see results for warts?")
-    follow = decide(
-        "and for basal cell carcinoma?", "how long until I see results for warts?", [h.passage.id for h in first.answer]
-    )
+    follow = _second_turn("how long until I see results for warts?", "and for basal cell carcinoma?")
     assert follow.follow_up
     assert follow.answer and follow.answer[0].passage.id == "after-treatment-3"
 
@@ -274,8 +274,7 @@ def test_a_pointer_back_is_replaced_by_the_previous_questions_topic() -> None:
 
 
 def test_a_topic_change_keeps_its_own_answer() -> None:
-    first = decide("how do I store imiquimod?")
-    follow = decide("can i use it near my mouth?", "how do I store imiquimod?", [h.passage.id for h in first.answer])
+    follow = _second_turn("how do I store imiquimod?", "can i use it near my mouth?")
     assert follow.follow_up
     assert follow.answer and follow.answer[0].passage.id == "how-to-apply-4"
 
