@@ -132,8 +132,9 @@ def decide(
     previous = str(previous_question)
     # A bare question word ("and how often?") asks the previous question again
     # with it, and a fragment ("and for bcc?") becomes the previous question
-    # with its item swapped in; either stands for the message alone; a question of its own that points
-    # back ("how long do they last?") gets the previous question's topic.
+    # with its item swapped in: either stands for the message alone. A
+    # question of its own that points back ("how long do they last?") gets
+    # the previous question's topic.
     swapped = (sluice(message, previous) or rewrite(message, previous)) if follow_up else None
     resolved = resolve(message, previous) if follow_up and not swapped else None
     parts = split_parts(message)

@@ -244,7 +244,8 @@ _SLUICE = re.compile(
 _LEADING_WH = re.compile(
     r"^\s*(?:how (?:often|long|much|soon|many \w+)|when|where|why|what|which|how)\b\s*", re.IGNORECASE
 )
-_LEADING_AUX = re.compile(r"^\s*(can|could|should|do|does|is|are|will|would|must|may)\b", re.IGNORECASE)
+# "can i use …" -> "can i not use …", for "why not?".
+_LEADING_AUX = re.compile(r"^\s*(can|could|should|do|does|is|are|will|would|must|may)\s+(\w+)\b", re.IGNORECASE)
 
 
 def sluice(message: str, previous_question: str) -> Optional[str]:
@@ -267,8 +268,8 @@ def sluice(message: str, previous_question: str) -> Optional[str]:
     wh = match.group("wh").lower()
     if match.group("negated"):
         # "why not?" after "can i use other creams?": "why can i not use other creams".
-        clause = _LEADING_AUX.sub(r"\1 not", clause, count=1) if _LEADING_AUX.match(clause) else f"not {clause}"
-        clause = re.sub(r"^(\w+) not (\w+)", r"\1 \2 not", clause)
+        negated, count = _LEADING_AUX.subn(r"\1 \2 not", clause, count=1)
+        clause = negated if count else f"not {clause}"
         wh = "why"
     return f"{wh} {clause}"
 

@@ -13,6 +13,9 @@ import logging
 from collections import OrderedDict
 from typing import Optional, Protocol
 
+import redis.asyncio as aioredis
+from redis.exceptions import RedisError
+
 logger = logging.getLogger(__name__)
 
 # Telegram gives up redelivering an update well within a day.
@@ -95,8 +98,6 @@ class SharedSeenUpdates:
             ttl_seconds: How long an id is remembered.
             key_prefix: Prefix of the keys.
         """
-        import redis.asyncio as aioredis
-
         self._redis = aioredis.Redis(host=host, port=port, db=db, socket_timeout=2, socket_connect_timeout=2)
         self._ttl = ttl_seconds
         self._prefix = key_prefix
@@ -105,8 +106,6 @@ class SharedSeenUpdates:
         """Record an update id for every worker and say whether it is new."""
         if update_id is None:
             return True
-        from redis.exceptions import RedisError
-
         try:
             return bool(await self._redis.set(f"{self._prefix}{update_id}", 1, nx=True, ex=self._ttl))
         except (RedisError, OSError) as error:
@@ -119,8 +118,6 @@ class SharedSeenUpdates:
         """Forget an update id for every worker, so that Telegram's redelivery is handled."""
         if update_id is None:
             return
-        from redis.exceptions import RedisError
-
         try:
             await self._redis.delete(f"{self._prefix}{update_id}")
         except (RedisError, OSError) as error:
