@@ -163,7 +163,7 @@ def decide(
         else:
             # After a statement ("i take methotrexate"), the question leans on
             # it ("can i use imiquimod?"): the context reading is preferred.
-            ranking = _best_of([_lowered(own, discount), in_context])
+            ranking = _best_of([_lowered(own, settings.STATEMENT_OWN_DISCOUNT), in_context])
         if resolved:
             ranking = _best_of([rankings[-1], _lowered(ranking, discount)])
     decision = Decision(ranking=ranking.hits[: settings.SEARCH_TOP_K], follow_up=follow_up, standalone=standalone or "")

@@ -28,6 +28,7 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 import numpy as np  # noqa: E402
 
 from knowledge import settings  # noqa: E402
+from knowledge.lexicon import gloss  # noqa: E402
 
 logger = logging.getLogger(__name__)
 
@@ -109,15 +110,15 @@ _SYNONYM = re.compile(r"\b(" + "|".join(map(re.escape, settings.SYNONYMS)) + r")
 
 
 def normalise(text: str) -> str:
-    """Replace brand names with the generic name the leaflet uses.
+    """Replace brand names with the generic name the leaflet uses, and gloss other names.
 
     Args:
         text: A query or an indexed text.
 
     Returns:
-        The text to embed.
+        The text to embed ("i'm on tacrolimus (an immune-suppressing drug)").
     """
-    return _SYNONYM.sub(lambda m: settings.SYNONYMS[m.group(1).lower()], text)
+    return gloss(_SYNONYM.sub(lambda m: settings.SYNONYMS[m.group(1).lower()], text))
 
 
 def embed(texts: Sequence[str]) -> np.ndarray:

@@ -95,7 +95,7 @@ def fingerprint() -> str:
 
     Returns:
         A hex digest that changes whenever the leaflet, the layout, the
-        phrasings, the model or the index format changes.
+        phrasings, the lexicon, the model or the index format changes.
     """
     digest = hashlib.sha256()
     for path in (
@@ -103,6 +103,7 @@ def fingerprint() -> str:
         settings.LAYOUT_PATH,
         settings.PHRASINGS_PATH,
         settings.UNANSWERABLE_PATH,
+        settings.LEXICON_PATH,
     ):
         digest.update(path.name.encode())
         digest.update(path.read_bytes() if path.exists() else b"")

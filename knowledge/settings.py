@@ -22,6 +22,9 @@ LAYOUT_PATH: Path = PACKAGE_DIR / "layout.yml"
 PHRASINGS_PATH: Path = PACKAGE_DIR / "phrasings.yml"
 # Questions the leaflet does not answer: a match declines honestly.
 UNANSWERABLE_PATH: Path = PACKAGE_DIR / "unanswerable.yml"
+# Names patients use (drugs, diseases, vaccines, procedures) glossed with the
+# leaflet's words before embedding (knowledge.lexicon; pharmacist-editable).
+LEXICON_PATH: Path = PACKAGE_DIR / "lexicon.yml"
 
 # Built artefacts live in a git-ignored folder; override for tests.
 INDEX_DIR: Path = Path(os.environ.get("KNOWLEDGE_INDEX_DIR", str(PROJECT_DIR / "var" / "index")))
@@ -75,6 +78,12 @@ REPEAT_PASSAGE_PENALTY: float = 0.10
 # scores lose it instead). 0.03-0.05 scored the same on the tuning follow-ups (0 lost
 # two, 0.08 lost two others); 0.04 is the middle.
 FOLLOW_UP_CONTEXT_DISCOUNT: float = 0.04
+# After a statement ("i have ms"), a short question ("is this cream safe for
+# me?") leans on it: its own reading loses this much instead. Session 5: 0.15
+# to 1.0 all scored three better than 0.04 on the tuning follow-ups and broke
+# none; the low end keeps a clear change of topic ("i have lupus" -> "what
+# are the side effects?") answered on its own.
+STATEMENT_OWN_DISCOUNT: float = 0.15
 # Brand names are searched as the generic name the leaflet uses.
 SYNONYMS: dict = {"aldara": "imiquimod", "zyclara": "imiquimod", "imiquimode": "imiquimod"}
 # A message of at least this many words is also searched sentence by sentence.

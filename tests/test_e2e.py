@@ -99,6 +99,10 @@ def test_a_follow_up_is_answered_in_context(bot: BotClient) -> None:
         ("how long until it works for warts?", "and for bcc?", "after-treatment-3"),
         # a statement with no question, then a question that leans on it
         ("i'm pregnant", "can i still use the cream?", "side-effects-3"),
+        # a drug the model does not know, glossed by the lexicon
+        ("i'm on tacrolimus", "can i still use zyclara?", "interactions-2"),
+        # a continuation of the previous question
+        ("what are the warning signs?", "and what do i do then?", "side-effects-2"),
         # a short question the intent classifier takes for chit-chat
         ("how often do i put it on?", "every day?", "how-to-apply-2"),
         # a bare question word asks the previous question again

@@ -284,6 +284,18 @@ def test_a_question_after_a_statement_leans_on_the_statement() -> None:
     assert follow.answer and follow.answer[0].passage.id in {"interactions-2", "interactions-3"}
 
 
+def test_after_a_statement_the_context_outweighs_a_vaguer_own_reading() -> None:
+    # "is this cream safe for me?" alone is a question about the face; after
+    # "i have lupus" it is about autoimmune disease.
+    follow = _second_turn("i have lupus", "is this cream safe for me?")
+    assert follow.answer and follow.answer[0].passage.id in {"interactions-2", "interactions-3"}
+
+
+def test_a_clear_change_of_topic_after_a_statement_keeps_its_own_answer() -> None:
+    follow = _second_turn("i have lupus", "what are the side effects?")
+    assert follow.answer and follow.answer[0].passage.id == "side-effects-1"
+
+
 def test_a_when_clause_is_added_to_the_previous_question() -> None:
     from knowledge.followup import rewrite
 
