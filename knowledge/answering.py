@@ -39,6 +39,13 @@ _FOLLOW_UP_START = re.compile(
 # Words that point back to the previous question ("why would that happen?").
 _ANAPHOR = re.compile(r"\b(?:that|this|those|these|them|they|then|there|one|ones|such)\b", re.IGNORECASE)
 _WORD = re.compile(r"[A-Za-z0-9']+")
+# A question that only asks what the medicine is ("what is aldara exactly?").
+_WHAT_IS_IT = re.compile(
+    r"^\s*(?:(?:hi|hello|hey|so|ok|okay)[,!.]?\s+)*(?:what|wat|wht)(?:'s|s|\s+is|\s+exactly\s+is)\s+"
+    r"(?:this\s+|the\s+|that\s+)?(?:imiquimod|aldara|zyclara|it|cream|medicine|medication|drug|stuff)"
+    r"(?:\s+cream)?(?:\s+exactly)?\s*[?.!]*\s*$",
+    re.IGNORECASE,
+)
 
 
 @dataclass
@@ -137,14 +144,19 @@ def decide(
     # the previous question's topic.
     swapped = (sluice(message, previous) or rewrite(message, previous)) if follow_up else None
     resolved = resolve(message, previous) if follow_up and not swapped else None
+    # A question of its own is also read together with the previous question,
+    # unless that question only asked what the medicine is: then "it" already
+    # says all the context adds, and the pair only drags the answer back to
+    # the previous passage ("how do i use it?" after "what is imiquimod?").
+    paired = follow_up and not swapped and not _WHAT_IS_IT.match(previous)
     parts = split_parts(message)
     queries = [message, *parts]
-    if follow_up and not swapped:
+    if paired:
         queries += [f"{previous} {message}", previous]
     standalone = swapped or resolved
     if standalone:
         queries.append(standalone)
-    rankings = kb.search_many(queries, reuse=[previous] if follow_up and not swapped else [])
+    rankings = kb.search_many(queries, reuse=[previous] if paired else [])
     own = rankings[0]
     if len(_WORD.findall(message)) >= settings.LONG_MESSAGE_WORDS:
         # A long, rambling message: its question may be drowned in the whole,
@@ -155,7 +167,7 @@ def decide(
     if swapped:
         # The bare item means little on its own.
         ranking = rankings[-1]
-    elif follow_up:
+    elif paired:
         pair, alone = rankings[1 + len(parts)], rankings[2 + len(parts)]
         in_context = _without(pair, previous_passages, alone)
         if is_question(previous):

@@ -305,7 +305,8 @@ _SLUICE = re.compile(
     r"(?P<wh>why(?P<negated> not)?|how come|how so|how often|(?:for )?how long(?: for)?|how much|how soon"
     r"|(?:after |for )?how many (?:times|days|weeks|hours|months|minutes)(?: (?:a|per) (?:day|week))?"
     r"|when|where|with what|what with|which ones?|what for)"
-    r"(?:\s+(?:exactly|then|though|tho|is that|is it|would that be|was that))*\s*[?!.]*\s*$",
+    r"(?:\s+(?:exactly|then|though|tho|is that|is it|would that be|was that|does that happen|would that happen"
+    r"|is that so|does it do that|would it do that))*\s*[?!.]*\s*$",
     re.IGNORECASE,
 )
 # The question word that opens a previous question, replaced by the new one.
@@ -347,7 +348,7 @@ def sluice(message: str, previous_question: str) -> Optional[str]:
 # words that only frame the question.
 _NOT_TOPIC = frozenset(
     """
-    how what whats when where why which who whom can could do does did is are was were be been should shall
+    how what whats what's hows how's where's who's when where why which who whom can could do does did is are was were be been should shall
     will would may might must any anything there here a an the of to for on in at with by about from into as
     and or but so if then than also just really actually ever still even very
     i im i'm me my mine myself we our us you your yours he she his her they them their it its it's this that

@@ -296,6 +296,29 @@ def test_a_clear_change_of_topic_after_a_statement_keeps_its_own_answer() -> Non
     assert follow.answer and follow.answer[0].passage.id == "side-effects-1"
 
 
+def test_after_asking_what_the_medicine_is_a_question_of_its_own_is_read_alone() -> None:
+    # Read together, "what is aldara? how do i put it on?" is mostly the first
+    # question, and would bring back what the medicine is.
+    for first, second in [("what is aldara?", "how do i use it?"), ("what is this cream?", "how should i use it?")]:
+        follow = _second_turn(first, second)
+        assert follow.follow_up and follow.answer, (first, second)
+        assert follow.answer[0].passage.id.startswith("how-to-apply-"), (first, second, follow.answer[0].passage.id)
+
+
+def test_the_new_item_kinds_are_swapped_in() -> None:
+    from knowledge.followup import rewrite
+
+    assert rewrite("what about sunlight?", "can heat damage the cream?") == "can sunlight damage the cream?"
+    assert rewrite("and my forehead?", "can i use it on my cheeks?") == "can i use it on my forehead?"
+    assert rewrite("and psoriasis?", "does it work for warts?") == "does it work for psoriasis?"
+
+
+def test_why_would_that_happen_asks_the_previous_question_with_why() -> None:
+    from knowledge.followup import sluice
+
+    assert sluice("why would that happen?", "does it cause hair loss?") == "why does it cause hair loss"
+
+
 def test_a_when_clause_is_added_to_the_previous_question() -> None:
     from knowledge.followup import rewrite
 
