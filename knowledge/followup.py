@@ -348,7 +348,8 @@ def sluice(message: str, previous_question: str) -> Optional[str]:
 # words that only frame the question.
 _NOT_TOPIC = frozenset(
     """
-    how what whats what's hows how's where's who's when where why which who whom can could do does did is are was were be been should shall
+    how what whats what's hows how's where's who's when where why which who whom
+    can could do does did is are was were be been should shall
     will would may might must any anything there here a an the of to for on in at with by about from into as
     and or but so if then than also just really actually ever still even very
     i im i'm me my mine myself we our us you your yours he she his her they them their it its it's this that
