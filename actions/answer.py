@@ -113,7 +113,11 @@ def decide_for_turn(
     threshold = settings.ANSWER_THRESHOLD
     if off_topic and not (previous and looks_like_follow_up(text)):
         threshold = settings.OUT_OF_SCOPE_ANSWER_THRESHOLD
-    return decide(text, previous, previous_passages, threshold=threshold)
+    # An off-topic message ("tell me a joke") must not be answered with the
+    # previous passage just because it is read together with the previous
+    # question: the context may add only a little to its own reading.
+    gain = settings.OFF_TOPIC_CONTEXT_GAIN if off_topic else None
+    return decide(text, previous, previous_passages, threshold=threshold, context_gain=gain)
 
 
 class ActionAnswerQuestion(Action):

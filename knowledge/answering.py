@@ -39,6 +39,14 @@ _FOLLOW_UP_START = re.compile(
 # Words that point back to the previous question ("why would that happen?").
 _ANAPHOR = re.compile(r"\b(?:that|this|those|these|them|they|then|there|one|ones|such)\b", re.IGNORECASE)
 _WORD = re.compile(r"[A-Za-z0-9']+")
+# A message that only acknowledges ("ok cool", "lol", "thanks!"): it asks
+# nothing, so the previous question must not be answered again.
+_ACKNOWLEDGEMENT = re.compile(
+    r"^\W*(?:(?:ok|okay|k|kk|cool|nice|great|good|fine|sure|right|alright|yes|yeah|yep|no|nope|nah|oh|ah|wow|hmm+|mm+"
+    r"|lol|haha+|hehe|thanks|thank you|thx|ty|got it|i see|understood|noted|perfect|awesome|brilliant|ok then"
+    r"|makes sense|fair enough)\W*)+$",
+    re.IGNORECASE,
+)
 # A question that only asks what the medicine is ("what is aldara exactly?").
 _WHAT_IS_IT = re.compile(
     r"^\s*(?:(?:hi|hello|hey|so|ok|okay)[,!.]?\s+)*(?:what|wat|wht)(?:'s|s|\s+is|\s+exactly\s+is)\s+"
@@ -118,6 +126,7 @@ def decide(
     previous_passages: Sequence[str] = (),
     kb: Optional[KnowledgeBase] = None,
     threshold: float = settings.ANSWER_THRESHOLD,
+    context_gain: Optional[float] = None,
 ) -> Decision:
     """Pick the passages that answer a message.
 
@@ -127,6 +136,10 @@ def decide(
         previous_passages: The passages given in the last answer.
         kb: The knowledge base; the process-wide one by default.
         threshold: The score the best passage must reach.
+        context_gain: If given, the most the previous question may add to
+            any passage's score over the message's own reading (for messages
+            NLU called off-topic: "tell me a joke" after "how do i store it?"
+            must not bring back the storage passage).
 
     Returns:
         The decision, with the ranking for inspection.
@@ -135,7 +148,11 @@ def decide(
     # Any short message may lean on what came before ("can i still use it?"
     # after "i'm pregnant"); its own reading wins unless the context is
     # clearly better, so a change of topic keeps its own answer.
-    follow_up = bool(previous_question) and 0 < len(_WORD.findall(message)) <= settings.FOLLOW_UP_MAX_WORDS
+    follow_up = (
+        bool(previous_question)
+        and 0 < len(_WORD.findall(message)) <= settings.FOLLOW_UP_MAX_WORDS
+        and not _ACKNOWLEDGEMENT.match(message)
+    )
     previous = str(previous_question)
     # A bare question word ("and how often?") asks the previous question again
     # with it, and a fragment ("and for bcc?") becomes the previous question
@@ -148,7 +165,14 @@ def decide(
     # unless that question only asked what the medicine is: then "it" already
     # says all the context adds, and the pair only drags the answer back to
     # the previous passage ("how do i use it?" after "what is imiquimod?").
-    paired = follow_up and not swapped and not _WHAT_IS_IT.match(previous)
+    # A message that neither asks, nor starts like a follow-up, nor points
+    # back ("i love my dog") is not read with the previous question either.
+    paired = (
+        follow_up
+        and not swapped
+        and not _WHAT_IS_IT.match(previous)
+        and bool(_QUESTION.search(message) or _FOLLOW_UP_START.match(message) or _ANAPHOR.search(message))
+    )
     parts = split_parts(message)
     queries = [message, *parts]
     if paired:
@@ -178,6 +202,8 @@ def decide(
             ranking = _best_of([_lowered(own, settings.STATEMENT_OWN_DISCOUNT), in_context])
         if resolved:
             ranking = _best_of([rankings[-1], _lowered(ranking, discount)])
+    if context_gain is not None and ranking is not own:
+        ranking = _capped(ranking, own, context_gain)
     decision = Decision(ranking=ranking.hits[: settings.SEARCH_TOP_K], follow_up=follow_up, standalone=standalone or "")
     if ranking.top < threshold:
         return decision
@@ -218,6 +244,15 @@ def _best_of(rankings: List[Ranking]) -> Ranking:
             merged.unanswerable_match = ranking.unanswerable_match
     merged.hits = sorted(best.values(), key=lambda h: h.score, reverse=True)
     return merged
+
+
+def _capped(ranking: Ranking, own: Ranking, gain: float) -> Ranking:
+    """Cap every passage's score at its score in the message's own reading plus ``gain``."""
+    alone = {h.passage.id: h.score for h in own.hits}
+    hits = [Hit(h.passage, min(h.score, alone.get(h.passage.id, -1.0) + gain), h.matched) for h in ranking.hits]
+    hits.sort(key=lambda h: h.score, reverse=True)
+    unanswerable = min(ranking.unanswerable_score, own.unanswerable_score + gain)
+    return Ranking(hits, unanswerable, ranking.unanswerable_match)
 
 
 def _lowered(ranking: Ranking, by: float) -> Ranking:

@@ -135,6 +135,18 @@ async def test_short_follow_up_marked_off_topic_by_nlu_is_still_answered() -> No
     assert _slot(events, "answer_outcome") == "answered"
 
 
+async def test_an_off_topic_message_after_a_question_is_not_answered_from_the_context() -> None:
+    dispatcher = CollectingDispatcher()
+    tracker = _tracker(
+        "tell me a joke",
+        intent="out_of_scope",
+        slots={"last_question": "how do i store it?", "last_passage_ids": ["storage-1"]},
+    )
+    events = await ActionAnswerQuestion().run(dispatcher, tracker, {})
+    assert not any(m.get("passage_id") for m in dispatcher.messages)
+    assert _slot(events, "answer_outcome") == "out_of_scope"
+
+
 async def test_a_statement_with_no_answer_is_kept_as_context_for_the_next_question() -> None:
     dispatcher = CollectingDispatcher()
     events = await ActionAnswerQuestion().run(dispatcher, _tracker("my sister lives in spain"), {})

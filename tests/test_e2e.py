@@ -116,6 +116,25 @@ def test_follow_ups_of_every_kind_through_the_server(bot: BotClient, first: str,
     assert turn.passage_ids[:1] == [expected], turn.utter_actions
 
 
+@pytest.mark.parametrize(
+    ("first", "second"),
+    [
+        ("how do i store it?", "tell me a joke"),
+        ("how do i store it?", "ok cool"),
+        ("how do i store it?", "do you like music?"),
+        ("what are the side effects?", "what's your name?"),
+        ("how long until it works?", "hmm"),
+        ("can i use it on my face?", "lol"),
+    ],
+)
+def test_an_off_topic_second_turn_does_not_get_the_previous_answer_again(
+    bot: BotClient, first: str, second: str
+) -> None:
+    answered, turn = bot.conversation([first, second])
+    assert answered.passage_ids, first
+    assert not turn.passage_ids, (first, second, turn.passage_ids)
+
+
 @pytest.mark.parametrize("text", ["im losing hair", "hello, my skin is itchy", "hi, my skin is peeling"])
 def test_a_symptom_the_classifier_doubts_is_searched_not_greeted(bot: BotClient, text: str) -> None:
     turn = bot.turn(_sender(), text)

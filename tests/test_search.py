@@ -319,6 +319,27 @@ def test_why_would_that_happen_asks_the_previous_question_with_why() -> None:
     assert sluice("why would that happen?", "does it cause hair loss?") == "why does it cause hair loss"
 
 
+@pytest.mark.parametrize("ack", ["ok", "ok cool", "lol", "haha nice", "thanks!", "hmm", "got it, thank you"])
+def test_an_acknowledgement_is_not_read_with_the_previous_question(ack: str) -> None:
+    follow = _second_turn("how do i store it?", ack)
+    assert not follow.follow_up and not follow.answer, [(h.passage.id, round(h.score, 2)) for h in follow.ranking]
+
+
+def test_a_statement_that_asks_nothing_is_not_paired_with_the_previous_question() -> None:
+    follow = _second_turn("what are the side effects?", "my neighbour has a cat")
+    assert not follow.answer, [(h.passage.id, round(h.score, 2)) for h in follow.ranking]
+
+
+def test_the_context_gain_caps_what_the_previous_question_adds() -> None:
+    free = _second_turn("how do i store it?", "what time is it?")
+    answered = decide("how do i store it?")
+    capped = decide("what time is it?", "how do i store it?", [h.passage.id for h in answered.answer], context_gain=0.2)
+    alone = {h.passage.id: h.score for h in get_knowledge_base().search_many(["what time is it?"])[0].hits}
+    assert free.ranking[0].score > capped.ranking[0].score
+    assert all(h.score <= alone.get(h.passage.id, -1.0) + 0.2 + 1e-9 for h in capped.ranking)
+    assert not capped.answer
+
+
 def test_a_when_clause_is_added_to_the_previous_question() -> None:
     from knowledge.followup import rewrite
 
