@@ -19,7 +19,7 @@ from bot.names import (
     RED_FLAG_LEVEL,
 )
 from knowledge import settings
-from knowledge.answering import Decision, decide, looks_like_follow_up, split_parts
+from knowledge.answering import Decision, decide, looks_like_follow_up, split_parts, unknown_words
 from knowledge.embedder import warm_up
 from knowledge.search import Hit, get_knowledge_base
 
@@ -115,8 +115,11 @@ def decide_for_turn(
         threshold = settings.OUT_OF_SCOPE_ANSWER_THRESHOLD
     # An off-topic message ("tell me a joke") must not be answered with the
     # previous passage just because it is read together with the previous
-    # question: the context may add only a little to its own reading.
-    gain = settings.OFF_TOPIC_CONTEXT_GAIN if off_topic else None
+    # question: when NLU calls it off-topic and it names something the
+    # leaflet never mentions, the context may add only a little to its own
+    # reading. ("should i worry?", which NLU also calls off-topic, names
+    # nothing and keeps its context.)
+    gain = settings.OFF_TOPIC_CONTEXT_GAIN if off_topic and unknown_words(text) else None
     return decide(text, previous, previous_passages, threshold=threshold, context_gain=gain)
 
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Sequence
 
 from knowledge import settings
-from knowledge.followup import resolve, rewrite, sluice
+from knowledge.followup import resolve, rewrite, sluice, topic_of
 from knowledge.search import Hit, KnowledgeBase, Ranking, get_knowledge_base
 
 _QUESTION_WORDS = (
@@ -120,6 +120,24 @@ def looks_like_follow_up(message: str) -> bool:
     )
 
 
+def unknown_words(message: str, kb: Optional[KnowledgeBase] = None) -> List[str]:
+    """List the words of a message's topic that the knowledge base never uses.
+
+    "tell me a joke" gives ["joke"]; "should i worry?" gives none. Together
+    with NLU calling a message off-topic, such a word says the message is
+    about something else, not a follow-up that leans on the previous question.
+
+    Args:
+        message: The patient's message.
+        kb: The knowledge base; the process-wide one by default.
+
+    Returns:
+        The unknown topic words, in order.
+    """
+    kb = kb or get_knowledge_base()
+    return [w for w in topic_of(message).split() if not kb.knows(w)]
+
+
 def decide(
     message: str,
     previous_question: Optional[str] = None,
@@ -138,8 +156,8 @@ def decide(
         threshold: The score the best passage must reach.
         context_gain: If given, the most the previous question may add to
             any passage's score over the message's own reading (for messages
-            NLU called off-topic: "tell me a joke" after "how do i store it?"
-            must not bring back the storage passage).
+            that are about something else: "tell me a joke" after "how do i
+            store it?" must not bring back the storage passage).
 
     Returns:
         The decision, with the ranking for inspection.

@@ -354,7 +354,7 @@ _NOT_TOPIC = frozenset(
     and or but so if then than also just really actually ever still even very
     i im i'm me my mine myself we our us you your yours he she his her they them their it its it's this that
     these those
-    imiquimod aldara zyclara cream creme medicine medication drug stuff tube treatment
+    imiquimod aldara zyclara cream creme medicine medication drug stuff tube treatment leaflet
     use using used get getting got have having has had take taking put putting apply applying
     normal ok okay fine safe possible allowed supposed expected usual typical common bad good right long
     happen happens mean means need needed know tell

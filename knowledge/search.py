@@ -6,6 +6,7 @@ The index and the model are loaded once per process, on first use.
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Dict, List, Sequence
@@ -17,6 +18,7 @@ from knowledge import settings
 from knowledge.passages import Passage
 
 logger = logging.getLogger(__name__)
+_WORD = re.compile(r"[a-z0-9']+")
 
 
 @dataclass(frozen=True)
@@ -70,11 +72,27 @@ class KnowledgeBase:
         self._row_passage = np.array([order.get(r.passage_id, -1) for r in loaded.rows], dtype=np.int64)
         self._passages: List[Passage] = list(loaded.passages.values())
         self._hub_penalty = settings.HUBNESS_WEIGHT * hubness(loaded, self._row_passage, len(self._passages))
+        self._vocabulary = frozenset(w for row in loaded.rows for w in _WORD.findall(row.text.lower()))
 
     @property
     def passages(self) -> Dict[str, Passage]:
         """Return the passages by id, in leaflet order."""
         return self._loaded.passages
+
+    def knows(self, word: str) -> bool:
+        """Tell whether a word, or its stem, occurs in the leaflet, its phrasings or its unanswerable questions.
+
+        Args:
+            word: One word ("rubs").
+
+        Returns:
+            True when the word or a plain stem of it ("rub") is indexed text.
+        """
+        word = word.lower()
+        stems = {word, word[:-1] if word.endswith("s") else word, word[:-2] if word.endswith(("es", "ed")) else word}
+        if word.endswith("ing"):
+            stems.update({word[:-3], word[:-3] + "e"})
+        return any(stem in self._vocabulary for stem in stems)
 
     def rank_vectors(self, vectors: np.ndarray) -> List[Ranking]:
         """Rank every passage for each query vector.

@@ -57,11 +57,12 @@ ANSWER_THRESHOLD: float = 0.50
 # When NLU called the message off-topic, retrieval can still rescue it, but
 # only above this higher bar (short follow-ups use the normal bar).
 OUT_OF_SCOPE_ANSWER_THRESHOLD: float = 0.65
-# When NLU called a message off-topic, the previous question may raise a
-# passage's score by at most this much over the message's own reading, so
-# "tell me a joke" after "how do i store it?" does not get the storage
-# passage again. 0.2 let 1 of 60 off-topic second turns through offline
-# (0.3: 15, no cap: 27) and kept every short follow-up of the check set.
+# When NLU called a message off-topic and it names something the leaflet
+# never mentions, the previous question may raise a passage's score by at
+# most this much over the message's own reading, so "tell me a joke" after
+# "how do i store it?" does not get the storage passage again. 0.2 let 1 of
+# 60 off-topic second turns through offline (0.3: 15, no cap: 27) and kept
+# every short follow-up of the check set.
 OFF_TOPIC_CONTEXT_GAIN: float = 0.2
 # After an escalation, a message that is only a symptom report gets a passage
 # only above this bar; separate question parts use the normal bar.

@@ -147,6 +147,18 @@ async def test_an_off_topic_message_after_a_question_is_not_answered_from_the_co
     assert _slot(events, "answer_outcome") == "out_of_scope"
 
 
+async def test_a_vague_question_nlu_calls_off_topic_keeps_its_context() -> None:
+    # "should i worry?" names nothing the leaflet does not: it leans on the statement.
+    dispatcher = CollectingDispatcher()
+    tracker = _tracker(
+        "should i worry?",
+        intent="out_of_scope",
+        slots={"last_question": "i have scabs now", "last_passage_ids": ["side-effects-1"]},
+    )
+    await ActionAnswerQuestion().run(dispatcher, tracker, {})
+    assert dispatcher.messages[0]["passage_id"] in {"side-effects-1", "how-it-works-2"}
+
+
 async def test_a_statement_with_no_answer_is_kept_as_context_for_the_next_question() -> None:
     dispatcher = CollectingDispatcher()
     events = await ActionAnswerQuestion().run(dispatcher, _tracker("my sister lives in spain"), {})

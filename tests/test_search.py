@@ -330,6 +330,16 @@ def test_a_statement_that_asks_nothing_is_not_paired_with_the_previous_question(
     assert not follow.answer, [(h.passage.id, round(h.score, 2)) for h in follow.ranking]
 
 
+def test_unknown_words_are_the_topic_words_the_leaflet_never_uses() -> None:
+    from knowledge.answering import unknown_words
+
+    assert unknown_words("tell me a joke") == ["joke"]
+    assert unknown_words("who won the football last night?") == ["won", "football"]
+    assert unknown_words("should i worry?") == []
+    # A plain stem is known: "rubs" -> "rub" ("if hair or clothing rub the area").
+    assert unknown_words("my hair rubs the spot") == []
+
+
 def test_the_context_gain_caps_what_the_previous_question_adds() -> None:
     free = _second_turn("how do i store it?", "what time is it?")
     answered = decide("how do i store it?")
