@@ -25,6 +25,7 @@ os.environ.setdefault("USE_TF", "0")
 
 from bot import redflags  # noqa: E402
 from bot.serve import DEFAULT_MODEL as MODEL_PATH  # noqa: E402
+from knowledge.lexicon import gloss  # noqa: E402
 from knowledge.settings import PROJECT_DIR  # noqa: E402
 
 CHITCHAT_RULES_PATH: Path = PROJECT_DIR / "bot" / "rules" / "chitchat.yml"
@@ -103,7 +104,12 @@ def describe(text: str, previous: Optional[str], parse: Optional[Dict[str, Any]]
     else:
         lines.append("nlu intent: unavailable (no running server and no trained model)")
     escalated = screen.escalate or intent == ESCALATION_INTENT
+    glossed = gloss(text)
+    if glossed != text:
+        lines.append(f"searched as: {glossed!r} (knowledge/lexicon.yml)")
     decision = decide_for_turn(text, previous, [], escalated, intent == OUT_OF_SCOPE_INTENT)
+    if decision.standalone:
+        lines.append(f"follow-up read as: {decision.standalone!r}")
     lines.append("top passages:")
     for hit in decision.ranking:
         lines.append(f"  {hit.score:.3f}  {hit.passage.id:<22} [{hit.passage.title}]")

@@ -49,3 +49,12 @@ def test_a_follow_up_is_inspected_in_context() -> None:
     assert _reply("and how often?", _parse("nlu_fallback", 0.45), previous="how much should i put on?") == (
         "passage how-to-apply-2"
     )
+    lines = describe("and how often?", "how much should i put on?", _parse("nlu_fallback", 0.45))
+    assert "follow-up read as: 'how often should i put on'" in lines
+
+
+def test_a_lexicon_gloss_is_shown() -> None:
+    lines = describe("i'm on tacrolimus, can i use aldara?", None, _parse("ask_question"))
+    glossed = "i'm on tacrolimus (an immune-suppressing drug), can i use aldara?"
+    assert f"searched as: {glossed!r} (knowledge/lexicon.yml)" in lines
+    assert not any(line.startswith("searched as:") for line in describe("how do i store it?", None, None))
