@@ -183,14 +183,7 @@ def decide(
     # unless that question only asked what the medicine is: then "it" already
     # says all the context adds, and the pair only drags the answer back to
     # the previous passage ("how do i use it?" after "what is imiquimod?").
-    # A message that neither asks, nor starts like a follow-up, nor points
-    # back ("i love my dog") is not read with the previous question either.
-    paired = (
-        follow_up
-        and not swapped
-        and not _WHAT_IS_IT.match(previous)
-        and bool(_QUESTION.search(message) or _FOLLOW_UP_START.match(message) or _ANAPHOR.search(message))
-    )
+    paired = follow_up and not swapped and not _WHAT_IS_IT.match(previous)
     parts = split_parts(message)
     queries = [message, *parts]
     if paired:

@@ -325,11 +325,6 @@ def test_an_acknowledgement_is_not_read_with_the_previous_question(ack: str) -> 
     assert not follow.follow_up and not follow.answer, [(h.passage.id, round(h.score, 2)) for h in follow.ranking]
 
 
-def test_a_statement_that_asks_nothing_is_not_paired_with_the_previous_question() -> None:
-    follow = _second_turn("what are the side effects?", "my neighbour has a cat")
-    assert not follow.answer, [(h.passage.id, round(h.score, 2)) for h in follow.ranking]
-
-
 def test_unknown_words_are_the_topic_words_the_leaflet_never_uses() -> None:
     from knowledge.answering import unknown_words
 
