@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Tuple
 
 from rasa_sdk import Tracker
 from rasa_sdk.events import SlotSet
@@ -123,39 +123,33 @@ async def test_follow_up_is_answered_in_context() -> None:
     assert dispatcher.messages[0]["passage_id"] == "storage-2"
 
 
-async def test_short_follow_up_marked_off_topic_by_nlu_is_still_answered() -> None:
+async def _off_topic_after(
+    text: str, last_question: str, last_passages: List[str]
+) -> Tuple[CollectingDispatcher, List[Dict[str, Any]]]:
+    """Run the action on a message NLU called off-topic, after an earlier question."""
     dispatcher = CollectingDispatcher()
     tracker = _tracker(
-        "and for warts?",
-        intent="out_of_scope",
-        slots={"last_question": "how long until I see results?", "last_passage_ids": ["quick-faqs-2"]},
+        text, intent="out_of_scope", slots={"last_question": last_question, "last_passage_ids": last_passages}
     )
     events = await ActionAnswerQuestion().run(dispatcher, tracker, {})
+    return dispatcher, events
+
+
+async def test_short_follow_up_marked_off_topic_by_nlu_is_still_answered() -> None:
+    dispatcher, events = await _off_topic_after("and for warts?", "how long until I see results?", ["quick-faqs-2"])
     assert dispatcher.messages[0]["passage_id"] == "after-treatment-2"
     assert _slot(events, "answer_outcome") == "answered"
 
 
 async def test_an_off_topic_message_after_a_question_is_not_answered_from_the_context() -> None:
-    dispatcher = CollectingDispatcher()
-    tracker = _tracker(
-        "tell me a joke",
-        intent="out_of_scope",
-        slots={"last_question": "how do i store it?", "last_passage_ids": ["storage-1"]},
-    )
-    events = await ActionAnswerQuestion().run(dispatcher, tracker, {})
+    dispatcher, events = await _off_topic_after("tell me a joke", "how do i store it?", ["storage-1"])
     assert not any(m.get("passage_id") for m in dispatcher.messages)
     assert _slot(events, "answer_outcome") == "out_of_scope"
 
 
 async def test_a_vague_question_nlu_calls_off_topic_keeps_its_context() -> None:
     # "should i worry?" names nothing the leaflet does not: it leans on the statement.
-    dispatcher = CollectingDispatcher()
-    tracker = _tracker(
-        "should i worry?",
-        intent="out_of_scope",
-        slots={"last_question": "i have scabs now", "last_passage_ids": ["side-effects-1"]},
-    )
-    await ActionAnswerQuestion().run(dispatcher, tracker, {})
+    dispatcher, _ = await _off_topic_after("should i worry?", "i have scabs now", ["side-effects-1"])
     assert dispatcher.messages[0]["passage_id"] in {"side-effects-1", "how-it-works-2"}
 
 
