@@ -29,7 +29,65 @@ def test_invalid_action_responses_still_fail() -> None:
 def test_the_schema_is_compiled_once() -> None:
     _action()._validate_action_result({"events": []})
     _action()._validate_action_result({"events": []})
-    assert patches._action_response_validator.cache_info().hits >= 1
+    assert patches._event_validators.cache_info().hits >= 1
+
+
+_SLOT = {"event": "slot", "timestamp": None, "name": "answer_outcome", "value": "answered"}
+_USER = {
+    "event": "user",
+    "text": "hi",
+    "parse_data": {"intent": {"name": "greet", "confidence": 0.9}, "entities": [], "intent_ranking": []},
+}
+_BOT = {"event": "bot", "text": "hello", "data": {"buttons": []}, "metadata": {"utter_action": "utter_greet"}}
+_RESPONSE = {"text": "Store it at room temperature.", "passage_id": "storage-1", "buttons": [], "custom": {}}
+# Responses Rasa's whole schema accepts, and ones it rejects: the per-type check must agree on each.
+_CASES = [
+    {"events": [_SLOT], "responses": [_RESPONSE, {"response": "utter_disclaimer"}]},
+    {"events": [_SLOT, _USER, _BOT, {"event": "action", "name": "action_listen"}, {"event": "restart"}]},
+    {"events": [{"event": "followup", "name": "utter_greet"}, {"event": "active_loop", "name": None}]},
+    {"events": [{"event": "session_started", "timestamp": 1.5}, {"event": "reset_slots"}]},
+    {"events": [{"event": "entities", "entities": [{"entity": "site", "value": "face"}]}]},
+    {"responses": []},
+    {},
+    {"events": "not a list"},
+    {"events": [{"name": "answer_outcome", "value": "answered"}]},
+    {"events": [{"event": 3}]},
+    {"events": [{"event": "no_such_event"}]},
+    {"events": [{"event": "slot", "name": "answer_outcome"}]},
+    {"events": [{"event": "slot", "name": 7, "value": 1}]},
+    {"events": [{"event": "slot", "name": "x", "value": 1, "timestamp": "yesterday"}]},
+    {"events": [{**_USER, "parse_data": {"intent": {"name": 5}}}]},
+    {"events": [{**_USER, "parse_data": {"entities": [{"entity": "site"}]}}]},
+    {"events": [{"event": "entities"}]},
+    {"events": [{"event": "action", "name": "x", "hide_rule_turn": "yes"}]},
+    {"events": [{"event": "bot", "metadata": "not an object"}]},
+    {"events": ["slot"]},
+    {"events": [_SLOT], "responses": "nothing"},
+    {"events": [_SLOT], "responses": ["text"]},
+    [],
+    None,
+]
+
+
+@pytest.mark.parametrize("response", _CASES, ids=range(len(_CASES)))
+def test_the_per_type_check_agrees_with_rasas_whole_schema(response) -> None:
+    whole = patches._action_response_validator()
+    try:
+        whole.validate(response)
+        expected = True
+    except ValidationError:
+        expected = False
+    if expected:
+        assert _action()._validate_action_result(response) is True
+    else:
+        with pytest.raises(ValidationError):
+            _action()._validate_action_result(response)
+
+
+def test_the_cases_cover_both_outcomes() -> None:
+    whole = patches._action_response_validator()
+    valid = [whole.is_valid(case) for case in _CASES]
+    assert valid.count(True) >= 6 and valid.count(False) >= 12
 
 
 def test_sqlite_connections_use_wal(tmp_path) -> None:
