@@ -131,3 +131,89 @@ def test_the_event_type_cache_resolves_like_rasa() -> None:
     assert Event.resolve_by_type("no_such_event", default=UserUttered) is UserUttered
     with pytest.raises(ValueError):
         Event.resolve_by_type("no_such_event")
+
+
+def _loaded_and_saved(store: SQLTrackerStore, sender: str, now: float) -> DialogueStateTracker:
+    """Store a first turn, then load the conversation and save a second turn, as the server does."""
+    first = _session_start(now) + _turn("one", now + 1)
+    _run(store.save(DialogueStateTracker.from_events(sender, first, DOMAIN.slots)))
+    tracker = _run(store.retrieve(sender))
+    for event in _turn("two", now + 2):
+        tracker.update(event)
+    _run(store.save(tracker))
+    return tracker
+
+
+def _rasa_loads(store: SQLTrackerStore, sender: str) -> List[Any]:
+    return _dicts(_run(tracker_sql.RASA_RETRIEVE(store, sender, fetch_events_from_all_sessions=False)))
+
+
+def test_a_new_tracker_is_not_kept_until_the_store_has_loaded_it(tmp_path: Path) -> None:
+    store = _store(tmp_path)
+    now = time.time()
+    fresh = DialogueStateTracker.from_events("k0", _session_start(now) + _turn("one", now + 1), DOMAIN.slots)
+    _run(store.save(fresh))
+    loaded = _run(store.retrieve("k0"))
+    # The fresh tracker holds action_session_start, which Rasa's session filter leaves out.
+    assert loaded is not fresh
+    assert _dicts(loaded) == _rasa_loads(store, "k0")
+
+
+def test_the_next_turn_reuses_the_kept_tracker_which_matches_the_database(tmp_path: Path) -> None:
+    store = _store(tmp_path)
+    saved = _loaded_and_saved(store, "k1", time.time())
+    again = _run(store.retrieve("k1"))
+    assert again is saved
+    assert _dicts(again) == _rasa_loads(store, "k1")
+    assert again.get_slot("answer_outcome") == "answered"
+
+
+def test_a_turn_written_by_another_worker_is_loaded_from_the_database(tmp_path: Path) -> None:
+    store = _store(tmp_path)
+    other = _store(tmp_path)
+    now = time.time()
+    saved = _loaded_and_saved(store, "k2", now)
+    elsewhere = _run(other.retrieve("k2"))
+    for event in _turn("three, on the other worker", now + 3):
+        elsewhere.update(event)
+    _run(other.save(elsewhere))
+    again = _run(store.retrieve("k2"))
+    assert again is not saved
+    assert _dicts(again) == _rasa_loads(store, "k2")
+    texts = [e.get("text") for e in _dicts(again) if e["event"] == "user"]
+    assert texts == ["one", "two", "three, on the other worker"]
+
+
+def test_a_tracker_with_unsaved_events_is_not_reused(tmp_path: Path) -> None:
+    store = _store(tmp_path)
+    now = time.time()
+    saved = _loaded_and_saved(store, "k3", now)
+    # A turn that failed before its save leaves events only in memory.
+    saved.update(UserUttered("lost", {"name": "ask_question", "confidence": 0.9}, timestamp=now + 3))
+    again = _run(store.retrieve("k3"))
+    assert again is not saved
+    assert _dicts(again) == _rasa_loads(store, "k3")
+    assert "lost" not in [e.get("text") for e in _dicts(again)]
+
+
+def test_a_new_session_is_loaded_from_the_database(tmp_path: Path) -> None:
+    store = _store(tmp_path)
+    now = time.time()
+    saved = _loaded_and_saved(store, "k4", now)
+    for event in _session_start(now + 10) + _turn("after a break", now + 11):
+        saved.update(event)
+    _run(store.save(saved))
+    again = _run(store.retrieve("k4"))
+    assert again is not saved
+    assert _dicts(again) == _rasa_loads(store, "k4")
+    assert [e.get("text") for e in _dicts(again) if e["event"] == "user"] == ["after a break"]
+
+
+def test_the_store_keeps_a_bounded_number_of_trackers(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(tracker_sql, "CACHED_TRACKERS", 2)
+    store = _store(tmp_path)
+    now = time.time()
+    trackers = {sender: _loaded_and_saved(store, sender, now) for sender in ("a", "b", "c")}
+    assert list(tracker_sql._kept(store)) == ["b", "c"]
+    assert _run(store.retrieve("a")) is not trackers["a"]
+    assert _run(store.retrieve("c")) is trackers["c"]
