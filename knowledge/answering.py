@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Sequence
 
 from knowledge import settings
-from knowledge.followup import resolve, rewrite, sluice, topic_of
+from knowledge.followup import attach, resolve, rewrite, sluice, topic_of
 from knowledge.search import Hit, KnowledgeBase, Ranking, get_knowledge_base
 
 _QUESTION_WORDS = (
@@ -179,6 +179,8 @@ def decide(
     # the previous question's topic.
     swapped = (sluice(message, previous) or rewrite(message, previous)) if follow_up else None
     resolved = resolve(message, previous) if follow_up and not swapped else None
+    if follow_up and not swapped and not resolved and is_question(message) and not is_question(previous):
+        resolved = attach(message, previous)
     # A question of its own is also read together with the previous question,
     # unless that question only asked what the medicine is: then "it" already
     # says all the context adds, and the pair only drags the answer back to

@@ -282,6 +282,10 @@ def rewrite(message: str, previous_question: str) -> Optional[str]:
         if same:
             old_start, old_end = same[-1]
             return f"{previous_question[:old_start]}{fragment[start:end]}{previous_question[old_end:]}"
+    if not new_items and _PLACE.match(fragment):
+        # "even on the treated spot?" after "can i use sunscreen?": a place
+        # adds to the question; it does not replace its item.
+        return f"{previous_question.rstrip(' ?!.')} {fragment}"
     if not new_items and _OBJECT_PRONOUN.search(fragment):
         # "and dry it too?" after "do i wash before applying?": a verb phrase
         # with its object, a second thing to do, not an item to swap.
@@ -296,6 +300,8 @@ def rewrite(message: str, previous_question: str) -> Optional[str]:
     return f"{previous_question.rstrip(' ?!.')} {fragment}"
 
 
+# A fragment that says where ("on the treated spot", "under a bandage").
+_PLACE = re.compile(r"^(?:on|in|near|around|under|over|inside|at|onto|into)\b", re.IGNORECASE)
 # An object pronoun marks a verb phrase ("dry it too"), not a bare item.
 _OBJECT_PRONOUN = re.compile(r"\b(?:it|them)\b", re.IGNORECASE)
 # A bare question word standing for the previous question ("how often?",
@@ -392,3 +398,27 @@ def resolve(message: str, previous_question: str) -> Optional[str]:
     if not topic or not _BACK_POINTER.search(message):
         return None
     return _BACK_POINTER.sub(topic, message, count=1)
+
+
+def attach(message: str, previous_statement: str) -> Optional[str]:
+    """Ask a question of its own for the condition a previous statement named.
+
+    "what happens after i finish?" after "i'm using imiquimod for basal cell
+    carcinoma" means "what happens after i finish for basal cell carcinoma?".
+    Read glued to the statement, the question is pulled towards passages
+    that only name conditions ("doctors prescribe it for …").
+
+    Args:
+        message: The question.
+        previous_statement: The statement before it.
+
+    Returns:
+        The question with "for <condition>" added, or None when the statement
+        names no condition or the question names one itself.
+    """
+    if any(kind == "condition" for kind, _, _ in _items(message)):
+        return None
+    conditions = [previous_statement[s:e] for kind, s, e in _items(previous_statement) if kind == "condition"]
+    if not conditions:
+        return None
+    return f"{message.rstrip(' ?!.')} for {conditions[-1]}?"

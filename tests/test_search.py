@@ -321,6 +321,27 @@ def test_the_new_item_kinds_are_swapped_in() -> None:
     assert rewrite("and psoriasis?", "does it work for warts?") == "does it work for psoriasis?"
 
 
+def test_a_place_adds_to_the_previous_question_instead_of_replacing_its_item() -> None:
+    from knowledge.followup import rewrite
+
+    assert rewrite("even on the treated spot?", "can i use sunscreen?") == "can i use sunscreen on the treated spot"
+    assert rewrite("and around the edges?", "can i use vaseline") == "can i use vaseline around the edges"
+    follow = _second_turn("can i use moisturiser during treatment?", "even on the treated area?")
+    assert follow.answer and follow.answer[0].passage.id == "managing-irritation-2"
+
+
+def test_a_question_after_a_statement_naming_a_condition_is_asked_for_that_condition() -> None:
+    from knowledge.followup import attach
+
+    statement = "i'm using imiquimod for basal cell carcinoma"
+    assert attach("what happens after i finish?", statement) == "what happens after i finish for basal cell carcinoma?"
+    assert attach("what happens after i finish?", "i'm using imiquimod") is None
+    assert attach("and for warts, what happens after?", statement) is None
+    follow = _second_turn("i have superficial bcc on my back", "what comes after the treatment?")
+    assert follow.answer and follow.answer[0].passage.id == "after-treatment-3"
+    assert follow.standalone == "what comes after the treatment for bcc?"
+
+
 def test_why_would_that_happen_asks_the_previous_question_with_why() -> None:
     from knowledge.followup import sluice
 
