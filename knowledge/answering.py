@@ -208,13 +208,14 @@ def decide(
         pair, alone = rankings[1 + len(parts)], rankings[2 + len(parts)]
         in_context = _without(pair, previous_passages, alone)
         if is_question(previous):
-            ranking = _best_of([own, _lowered(in_context, discount)])
+            context = _lowered(in_context, discount)
+            ranking = _best_of([own, context], context=[context])
         else:
             # After a statement ("i take methotrexate"), the question leans on
             # it ("can i use imiquimod?"): the context reading is preferred.
-            ranking = _best_of([_lowered(own, settings.STATEMENT_OWN_DISCOUNT), in_context])
+            ranking = _best_of([_lowered(own, settings.STATEMENT_OWN_DISCOUNT), in_context], context=[in_context])
         if resolved:
-            ranking = _best_of([rankings[-1], _lowered(ranking, discount)])
+            ranking = _best_of([rankings[-1], _lowered(ranking, discount)], context=[rankings[-1]])
     if context_gain is not None and ranking is not own:
         ranking = _capped(ranking, own, context_gain)
     decision = Decision(ranking=ranking.hits[: settings.SEARCH_TOP_K], follow_up=follow_up, standalone=standalone or "")
@@ -244,18 +245,35 @@ def _add_second_answer(decision: Decision, parts: List[str], rankings: List[Rank
             return
 
 
-def _best_of(rankings: List[Ranking]) -> Ranking:
-    """Merge rankings, keeping each passage's best score."""
+def _best_of(rankings: List[Ranking], context: Sequence[Ranking] = ()) -> Ranking:
+    """Merge rankings, keeping each passage's best score.
+
+    Args:
+        rankings: The readings of the message.
+        context: Those of ``rankings`` that read it with the previous
+            question. Their closest unanswerable question counts only when
+            they found the best passage: "what is it for then?" after "is it
+            for cold sores?" must not be declined for the cold-sores question
+            the pair matches, while "is it covered by insurance?" after "how
+            do i store it?" is still declined for its own.
+
+    Returns:
+        The merged ranking.
+    """
     best: Dict[str, Hit] = {}
     merged = Ranking()
     for ranking in rankings:
         for hit in ranking.hits:
             if hit.passage.id not in best or hit.score > best[hit.passage.id].score:
                 best[hit.passage.id] = hit
+    merged.hits = sorted(best.values(), key=lambda h: h.score, reverse=True)
+    top = merged.hits[0] if merged.hits else None
+    for ranking in rankings:
+        if any(ranking is c for c in context) and not any(h is top for h in ranking.hits):
+            continue
         if ranking.unanswerable_score > merged.unanswerable_score:
             merged.unanswerable_score = ranking.unanswerable_score
             merged.unanswerable_match = ranking.unanswerable_match
-    merged.hits = sorted(best.values(), key=lambda h: h.score, reverse=True)
     return merged
 
 

@@ -342,6 +342,20 @@ def test_a_question_after_a_statement_naming_a_condition_is_asked_for_that_condi
     assert follow.standalone == "what comes after the treatment for bcc?"
 
 
+def test_a_follow_up_is_not_declined_for_the_previous_questions_unanswerable_match() -> None:
+    # "can i use it for cold sores" is a known unanswerable question; the
+    # follow-up's own reading answers, and its own closest unanswerable
+    # question is far away.
+    first = decide("can i use it for cold sores")
+    assert not first.answered and first.unanswerable_match
+    follow = _second_turn("can i use it for cold sores", "then what is it used for?")
+    assert follow.answer and follow.answer[0].passage.id == "what-it-is-2"
+    # A follow-up that is itself a known unanswerable question is still
+    # declined, though the pair with the previous question finds a passage.
+    declined = _second_turn("how do i store it?", "is it covered by insurance?")
+    assert not declined.answered and "insurance" in declined.unanswerable_match
+
+
 def test_why_would_that_happen_asks_the_previous_question_with_why() -> None:
     from knowledge.followup import sluice
 
