@@ -364,6 +364,7 @@ _NOT_TOPIC = frozenset(
     use using used get getting got have having has had take taking put putting apply applying
     normal ok okay fine safe possible allowed supposed expected usual typical common bad good right long
     happen happens mean means need needed know tell
+    someone somebody anyone anybody ask asking decide decides decided say says said
     wat wot wht u ur r pls plz thx ok okay hi hello hey
     """.split()
 )

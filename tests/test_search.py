@@ -373,6 +373,8 @@ def test_unknown_words_are_the_topic_words_the_leaflet_never_uses() -> None:
 
     assert unknown_words("tell me a joke") == ["joke"]
     assert unknown_words("who won the football last night?") == ["won", "football"]
+    # Words about who to ask frame a question that leans on the previous one.
+    assert unknown_words("who decides?") == [] and unknown_words("do i need to tell someone?") == []
     assert unknown_words("should i worry?") == []
     # A plain stem is known: "rubs" -> "rub" ("if hair or clothing rub the area").
     assert unknown_words("my hair rubs the spot") == []
