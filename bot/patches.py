@@ -21,6 +21,8 @@ channels, so every ``rasa run`` and ``rasa shell`` of this bot gets them.
   ``Event.resolve_by_type`` walks the whole class tree for each event it
   deserialises (about 9% of the server's time under load); the fix caches the
   type-name lookup and walks the tree again only for a name it has not seen.
+- **Every parse and prediction rebuilds the model graph and runs it through
+  dask's scheduler**: see ``bot.graph_runner``.
 - **A new connection to the action server for every call**: see
   ``bot.keepalive``.
 - **The SQL tracker store's ORM path** (about 40% of the server's time under
@@ -52,7 +54,7 @@ from rasa.shared.utils.common import all_subclasses
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
-from bot import keepalive, tracker_sql
+from bot import graph_runner, keepalive, tracker_sql
 
 
 @lru_cache(maxsize=1)
@@ -216,6 +218,7 @@ def apply() -> None:
     Event.resolve_by_type = staticmethod(_resolve_event_type)  # type: ignore[assignment]
     tracker_sql.apply()
     keepalive.apply()
+    graph_runner.apply()
     RemoteAction._validate_action_result = _validate_action_result  # type: ignore[method-assign]
     RulePolicy._prediction_states = _rule_prediction_states  # type: ignore[method-assign]
     if not event.contains(Engine, "connect", _sqlite_pragmas):
