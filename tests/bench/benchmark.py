@@ -554,6 +554,23 @@ NOTES = [
     " against 37.1, 35.5, 36.3, 38.2 (mean 36.8), question p50 44.7-44.9 ms against 42.1-44.0 ms. So the"
     " throughput target was missed today by the machine, not by a regression; session 4 measured 48.4"
     " messages/s with the same set-up.",
+    "- Session 6 (26 Nov 2026), py-spy under load again. Rasa server: the action-response schema check still"
+    " took 3.3 ms a response because its `oneOf` tries all 23 event types on every event; each event is now"
+    " checked against its own type's branch only (0.4 ms, same verdicts as the whole schema, tested)."
+    " Every action-server call opened a new HTTP connection; `bot/keepalive.py` keeps them open."
+    " Loading and replaying every stored event of the conversation took about 15% of the server;"
+    " `bot/tracker_sql.py` keeps each conversation's tracker between turns and reuses it while the"
+    " database's newest row for it is unchanged. Every parse and prediction rebuilt the model graph and ran"
+    " it through dask's scheduler; `bot/graph_runner.py` builds it once and runs it depth-first (same"
+    " parses and predictions). Action server: sentence-transformers' `encode` around the ONNX graph cost"
+    " about a quarter of a query's embedding; `knowledge/onnx_encoder.py` runs the same tokenizer, graph and"
+    " pooling directly (same vectors to 3e-8), 10.0 -> 7.5 ms a query. CPU per message at 20"
+    " conversations went from about 53 ms (Rasa 29-32, action server 22-23) to about 42 ms (Rasa 21-23,"
+    " action server 20-21). Session 5's final code and this session's code before the graph-runner change,"
+    " each run twice alternately with this one at 20 conversations, on a machine whose speed varied during"
+    " the session: session 5's code 33.3, 30.0, 30.4, 33.4 messages/s against 43.0, 42.7, 42.4, 41.3 for"
+    " this session's code without the graph runner; later, that code 37.4, 42.2, 38.2, 38.8 against 42.8,"
+    " 43.5, 41.3, 40.8 with it.",
 ]
 
 
