@@ -117,3 +117,13 @@ async def test_closing_leaves_no_open_session(server: _Server) -> None:
     await keepalive.close_sessions()
     assert sessions and all(s.closed for s in sessions)
     assert not keepalive._sessions
+
+
+async def test_the_session_rasa_enters_stays_open_and_is_shared(server: _Server) -> None:
+    endpoint = EndpointConfig(server.url)
+    async with endpoint.session() as first:
+        pass
+    async with endpoint.session() as second:
+        assert second is first and not second.closed
+    async with EndpointConfig(server.url, headers={"X-Other": "1"}).session() as other:
+        assert other is not first
