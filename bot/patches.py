@@ -58,15 +58,6 @@ from bot import graph_runner, keepalive, tracker_sql
 
 
 @lru_cache(maxsize=1)
-def _action_response_validator() -> Any:
-    """Rasa's whole action-response schema, compiled once (the reference for the fast path)."""
-    spec = RemoteAction.action_response_format_spec()
-    validator_class = validator_for(spec)
-    validator_class.check_schema(spec)
-    return validator_class(spec)
-
-
-@lru_cache(maxsize=1)
 def _event_validators() -> Tuple[Any, Dict[str, Any]]:
     """Split Rasa's schema into the envelope and one validator per event type.
 

@@ -66,7 +66,6 @@ class _Kept:
 
     tracker: DialogueStateTracker
     newest_row: int
-    events: int
 
 
 def _placeholder(store: SQLTrackerStore) -> str:
@@ -121,7 +120,7 @@ def _kept(store: SQLTrackerStore) -> OrderedDict[str, _Kept]:
 
 def _keep(store: SQLTrackerStore, tracker: DialogueStateTracker, newest_row: int) -> None:
     kept = _kept(store)
-    kept[tracker.sender_id] = _Kept(tracker, newest_row, len(tracker.events))
+    kept[tracker.sender_id] = _Kept(tracker, newest_row)
     kept.move_to_end(tracker.sender_id)
     while len(kept) > CACHED_TRACKERS:
         kept.popitem(last=False)
@@ -137,7 +136,8 @@ async def _retrieve(
             rows = connection.exec_driver_sql(sql["all_sessions"], (sender_id,)).fetchall()
         else:
             kept = _kept(self).pop(sender_id, None)
-            if kept is not None and len(kept.tracker.events) == kept.events:
+            # A tracker with events its last save did not store (a turn that failed) is not reused.
+            if kept is not None and getattr(kept.tracker, STORED_ATTRIBUTE, None) == len(kept.tracker.events):
                 newest = connection.exec_driver_sql(sql["newest_row"], (sender_id,)).scalar()
                 if newest == kept.newest_row:
                     _keep(self, kept.tracker, kept.newest_row)

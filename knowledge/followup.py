@@ -282,17 +282,14 @@ def rewrite(message: str, previous_question: str) -> Optional[str]:
         if same:
             old_start, old_end = same[-1]
             return f"{previous_question[:old_start]}{fragment[start:end]}{previous_question[old_end:]}"
-    if not new_items and _PLACE.match(fragment):
-        # "even on the treated spot?" after "can i use sunscreen?": a place
-        # adds to the question; it does not replace its item.
-        return f"{previous_question.rstrip(' ?!.')} {fragment}"
     if not new_items and _OBJECT_PRONOUN.search(fragment):
         # "and dry it too?" after "do i wash before applying?": a verb phrase
         # with its object, a second thing to do, not an item to swap.
         return f"{previous_question.rstrip(' ?!.')} and {fragment}"
-    if not new_items and previous_items:
+    if not new_items and previous_items and not _PLACE.match(fragment):
         # "and autoimmune disease?": an item of no known kind takes the place
-        # of the previous question's last item.
+        # of the previous question's last item. A place ("even on the treated
+        # spot?" after "can i use sunscreen?") is added instead.
         _, old_start, old_end = previous_items[-1]
         return f"{previous_question[:old_start]}{fragment}{previous_question[old_end:]}"
     # "where do i keep it?" + "and once im finished with it?": the fragment
