@@ -27,7 +27,7 @@ INDEX_INPUTS := knowledge/leaflet.txt knowledge/layout.yml knowledge/phrasings.y
 # The website widget's one browser library (socket.io-client), from web/package-lock.json.
 WEB_DEPS := $(ROOT)/web/node_modules/.package-lock.json
 
-.PHONY: help venv index train validate web run run-scaled shell ask test unit lint types tune eval bench bench-smoke clean
+.PHONY: help venv index train validate web run run-scaled shell ask test unit lint types reranker tune eval bench bench-smoke clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -107,6 +107,9 @@ test: $(INDEX) $(MODEL) $(WEB_DEPS) ## Everything CI runs: lint, validate, unit,
 	$(RASA) test core --stories tests/test_conversations.yml --model $(MODEL) --fail-on-prediction-errors --out results/conversations
 	$(PY) -m pytest -q -rs
 	$(PY) -m tests.bench.benchmark --smoke > test-artifacts/bench-smoke.txt && tail -n 30 test-artifacts/bench-smoke.txt
+
+reranker: $(INDEX) ## Retrain the follow-up scorer from the tuning follow-ups -> knowledge/reranker.json (leave-one-batch-out first)
+	RERANK_FOLLOW_UPS=0 $(PY) -m tests.eval.train_reranker --cross-validate
 
 tune: $(INDEX) $(MODEL) ## Tuning part of the labelled set only: figures and failures (never runs the hold-out)
 	$(PY) -m tests.eval.evaluate --tuning-only

@@ -19,6 +19,7 @@ from typing import Dict, List, Optional, Sequence
 
 from knowledge import settings
 from knowledge.followup import attach, resolve, rewrite, sluice, topic_of
+from knowledge.rerank import Readings, features, get_reranker
 from knowledge.search import Hit, KnowledgeBase, Ranking, get_knowledge_base
 
 _QUESTION_WORDS = (
@@ -68,6 +69,8 @@ class Decision:
             decided the decline.
         standalone: The follow-up rewritten as a question of its own, if it
             was ("and for bcc?" -> "how long until it works for bcc?").
+        readings: A follow-up's rankings read several ways, which the
+            learned scorer picked its passage from.
     """
 
     answer: List[Hit] = field(default_factory=list)
@@ -75,6 +78,7 @@ class Decision:
     follow_up: bool = False
     unanswerable_match: str = ""
     standalone: str = ""
+    readings: Optional[Readings] = None
 
     @property
     def answered(self) -> bool:
@@ -172,6 +176,14 @@ def decide(
         and not _ACKNOWLEDGEMENT.match(message)
     )
     previous = str(previous_question)
+    # Longer messages are read with the previous question too, for the
+    # learned scorer only ("i used imiquimod on that same spot before, does
+    # it matter?" after "i'm getting a spot frozen off next month").
+    read_in_context = follow_up or (
+        bool(previous_question)
+        and 0 < len(_WORD.findall(message)) <= settings.RERANK_MAX_WORDS
+        and not _ACKNOWLEDGEMENT.match(message)
+    )
     # A bare question word ("and how often?") asks the previous question again
     # with it, and a fragment ("and for bcc?") becomes the previous question
     # with its item swapped in: either stands for the message alone. A
@@ -188,12 +200,12 @@ def decide(
     paired = follow_up and not swapped and not _WHAT_IS_IT.match(previous)
     parts = split_parts(message)
     queries = [message, *parts]
-    if paired:
+    if read_in_context:
         queries += [f"{previous} {message}", previous]
     standalone = swapped or resolved
     if standalone:
         queries.append(standalone)
-    rankings = kb.search_many(queries, reuse=[previous] if paired else [])
+    rankings = kb.search_many(queries, reuse=[previous] if read_in_context else [])
     own = rankings[0]
     if len(_WORD.findall(message)) >= settings.LONG_MESSAGE_WORDS:
         # A long, rambling message: its question may be drowned in the whole,
@@ -216,12 +228,39 @@ def decide(
             ranking = _best_of([_lowered(own, settings.STATEMENT_OWN_DISCOUNT), in_context], context=[in_context])
         if resolved:
             ranking = _best_of([rankings[-1], _lowered(ranking, discount)], context=[rankings[-1]])
+    readings = None
+    # After "what is imiquimod?" the message is read alone (see ``paired``).
+    if read_in_context and (swapped or not _WHAT_IS_IT.match(previous)):
+        readings = Readings(
+            own=own,
+            pair=rankings[1 + len(parts)],
+            previous_alone=rankings[2 + len(parts)],
+            standalone=rankings[-1] if standalone else None,
+            swapped=bool(swapped),
+            resolved=bool(resolved),
+            after_statement=not is_question(previous),
+            words=len(_WORD.findall(message)),
+            lexical_own=kb.lexical.scores(message),
+            lexical_pair=kb.lexical.scores(f"{previous} {message}"),
+            lexical_standalone=kb.lexical.scores(standalone) if standalone else None,
+        )
     if context_gain is not None and ranking is not own:
         ranking = _capped(ranking, own, context_gain)
-    decision = Decision(ranking=ranking.hits[: settings.SEARCH_TOP_K], follow_up=follow_up, standalone=standalone or "")
-    if ranking.top < threshold:
+    # Whether to answer is decided on the merged ranking; which passage, for
+    # a message read in context, by the learned scorer (not for a message
+    # NLU called off-topic, whose context is capped above).
+    gate = ranking.top
+    if readings is not None and context_gain is None:
+        ranking = _reranked(ranking, readings, previous_passages, kb)
+    decision = Decision(
+        ranking=ranking.hits[: settings.SEARCH_TOP_K],
+        follow_up=follow_up,
+        standalone=standalone or "",
+        readings=readings,
+    )
+    if gate < threshold:
         return decision
-    if ranking.unanswerable_score >= ranking.top + settings.UNANSWERABLE_MARGIN:
+    if ranking.unanswerable_score >= gate + settings.UNANSWERABLE_MARGIN:
         decision.unanswerable_match = ranking.unanswerable_match
         return decision
     decision.answer.append(ranking.hits[0])
@@ -275,6 +314,37 @@ def _best_of(rankings: List[Ranking], context: Sequence[Ranking] = ()) -> Rankin
             merged.unanswerable_score = ranking.unanswerable_score
             merged.unanswerable_match = ranking.unanswerable_match
     return merged
+
+
+def _reranked(ranking: Ranking, readings: Readings, previous_passages: Sequence[str], kb: KnowledgeBase) -> Ranking:
+    """Put the learned scorer's passage first.
+
+    Args:
+        ranking: The readings merged by the hand-set rules.
+        readings: The follow-up's readings.
+        previous_passages: The passages given in the last answer.
+        kb: The knowledge base (its passage order).
+
+    Returns:
+        The ranking with the chosen passage first, scored by its best
+        reading of the message (alone, with the previous question, or
+        rebuilt); unchanged when the scorer is off or agrees, or when no
+        reading of the message scored the chosen passage above the answer
+        threshold.
+    """
+    reranker = get_reranker()
+    if reranker is None or not ranking.hits:
+        return ranking
+    order = list(kb.passages)
+    chosen = order[reranker.choose(features(readings, previous_passages, order))]
+    if ranking.hits[0].passage.id == chosen:
+        return ranking
+    own_readings = [readings.own, readings.pair] + ([readings.standalone] if readings.standalone else [])
+    best = max((h for r in own_readings for h in r.hits if h.passage.id == chosen), key=lambda h: h.score)
+    if best.score < settings.ANSWER_THRESHOLD:
+        return ranking
+    rest = [h for h in ranking.hits if h.passage.id != chosen]
+    return Ranking([best, *rest], ranking.unanswerable_score, ranking.unanswerable_match)
 
 
 def _capped(ranking: Ranking, own: Ranking, gain: float) -> Ranking:

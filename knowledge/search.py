@@ -15,6 +15,7 @@ import numpy as np
 
 from knowledge import index as index_store
 from knowledge import settings
+from knowledge.lexical import LexicalIndex
 from knowledge.passages import Passage
 
 logger = logging.getLogger(__name__)
@@ -59,7 +60,11 @@ class Ranking:
 
 
 class KnowledgeBase:
-    """Passages, their index and the search over them."""
+    """Passages, their index and the search over them.
+
+    Attributes:
+        lexical: BM25 over each passage's text and phrasings, in passage order.
+    """
 
     def __init__(self, loaded: index_store.LoadedIndex) -> None:
         """Wrap a loaded index.
@@ -73,6 +78,11 @@ class KnowledgeBase:
         self._passages: List[Passage] = list(loaded.passages.values())
         self._hub_penalty = settings.HUBNESS_WEIGHT * hubness(loaded, self._row_passage, len(self._passages))
         self._vocabulary = frozenset(w for row in loaded.rows for w in _WORD.findall(row.text.lower()))
+        documents: Dict[str, List[str]] = {pid: [] for pid in loaded.passages}
+        for row in loaded.rows:
+            if row.passage_id in documents:
+                documents[row.passage_id].append(row.text)
+        self.lexical = LexicalIndex([" ".join(texts) for texts in documents.values()])
 
     @property
     def passages(self) -> Dict[str, Passage]:

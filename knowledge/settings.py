@@ -91,6 +91,15 @@ FOLLOW_UP_CONTEXT_DISCOUNT: float = 0.04
 # none; the low end keeps a clear change of topic ("i have lupus" -> "what
 # are the side effects?") answered on its own.
 STATEMENT_OWN_DISCOUNT: float = 0.15
+# A follow-up's passage is picked by a learned scorer over its readings
+# (knowledge.rerank), whose weights `make reranker` writes from the tuning
+# follow-ups. Off (RERANK_FOLLOW_UPS=0 in the environment) leaves the hand-set
+# merge of the readings above, for comparison.
+RERANK_FOLLOW_UPS: bool = os.environ.get("RERANK_FOLLOW_UPS", "1") != "0"
+RERANKER_PATH: Path = PACKAGE_DIR / "reranker.json"
+# The scorer also reads messages up to this many words with the previous
+# question (the hand-set merge stops at FOLLOW_UP_MAX_WORDS).
+RERANK_MAX_WORDS: int = int(os.environ.get("RERANK_MAX_WORDS", "20"))
 # Brand names are searched as the generic name the leaflet uses.
 SYNONYMS: dict = {"aldara": "imiquimod", "zyclara": "imiquimod", "imiquimode": "imiquimod"}
 # A message of at least this many words is also searched sentence by sentence.
