@@ -103,3 +103,20 @@ def test_the_scorer_is_loaded_once_per_process() -> None:
     get_reranker.cache_clear()
     assert get_reranker() is get_reranker()
     assert isinstance(get_reranker(), rerank.Reranker)
+
+
+def test_a_passage_no_reading_found_good_enough_is_never_given(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A scorer that prefers the worst passage: its pick scored below the
+    # answer threshold in every reading, so the merge's passage stands.
+    worst = np.zeros(len(FEATURE_NAMES))
+    worst[FEATURE_NAMES.index("best_reading")] = -1.0
+    import knowledge.answering as answering
+
+    monkeypatch.setattr(answering, "get_reranker", lambda: Reranker(worst, 0.0))
+    first, second = "how should i store the cream?", "can it go in the fridge?"
+    picked = decide(second, first, [h.passage.id for h in decide(first).answer])
+    monkeypatch.setattr(answering, "get_reranker", lambda: None)
+    merged = decide(second, first, [h.passage.id for h in decide(first).answer])
+    assert picked.answer and merged.answer
+    assert picked.answer[0].passage.id == merged.answer[0].passage.id == "storage-1"
+    assert picked.readings is not None
