@@ -7,7 +7,7 @@ import urllib.error
 import urllib.request
 import uuid
 from pathlib import Path
-from typing import Iterator
+from typing import Iterator, Tuple
 
 import pytest
 
@@ -94,26 +94,31 @@ def test_a_follow_up_is_answered_in_context(bot: BotClient) -> None:
     ("first", "second", "expected"),
     [
         # a pronoun pointing back, read with the previous question's topic
-        ("is redness normal?", "how long will it last?", "side-effects-1"),
+        ("is redness normal?", "how long will it last?", ("side-effects-1",)),
         # an item swapped into the previous question
-        ("how long until it works for warts?", "and for bcc?", "after-treatment-3"),
+        ("how long until it works for warts?", "and for bcc?", ("after-treatment-3",)),
         # a statement with no question, then a question that leans on it
-        ("i'm pregnant", "can i still use the cream?", "side-effects-3"),
-        # a drug the model does not know, glossed by the lexicon
-        ("i'm on tacrolimus", "can i still use zyclara?", "interactions-2"),
+        ("i'm pregnant", "can i still use the cream?", ("side-effects-3",)),
+        # a drug the model does not know, glossed by the lexicon; both passages
+        # fit (immune-suppressing drugs: tell your prescriber; powerful immune
+        # modulators: your doctor will talk through safer options), as the
+        # labelled set's conversations about such drugs accept either
+        ("i'm on tacrolimus", "can i still use zyclara?", ("interactions-2", "interactions-3")),
         # a continuation of the previous question
-        ("what are the warning signs?", "and what do i do then?", "side-effects-2"),
+        ("what are the warning signs?", "and what do i do then?", ("side-effects-2",)),
         # a short question the intent classifier takes for chit-chat
-        ("how often do i put it on?", "every day?", "how-to-apply-2"),
+        ("how often do i put it on?", "every day?", ("how-to-apply-2",)),
         # a bare question word asks the previous question again
-        ("how much should i put on?", "and how often?", "how-to-apply-2"),
+        ("how much should i put on?", "and how often?", ("how-to-apply-2",)),
         # a second thing to do, added to the previous question
-        ("do i wash before applying?", "and dry it too?", "how-to-apply-1"),
+        ("do i wash before applying?", "and dry it too?", ("how-to-apply-1",)),
     ],
 )
-def test_follow_ups_of_every_kind_through_the_server(bot: BotClient, first: str, second: str, expected: str) -> None:
+def test_follow_ups_of_every_kind_through_the_server(
+    bot: BotClient, first: str, second: str, expected: Tuple[str, ...]
+) -> None:
     _, turn = bot.conversation([first, second])
-    assert turn.passage_ids[:1] == [expected], turn.utter_actions
+    assert turn.passage_ids[:1] and turn.passage_ids[0] in expected, turn.utter_actions
 
 
 @pytest.mark.parametrize(
