@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import traceback
 from typing import Any, Dict, List, Optional
 
 from rasa_sdk import Action, Tracker
@@ -165,7 +166,10 @@ class ActionAnswerQuestion(Action):
 
         previous: Optional[str] = tracker.get_slot("last_question")
         previous_passages: List[str] = list(tracker.get_slot("last_passage_ids") or [])
-        decision = decide_for_turn(text, previous, previous_passages, escalated, intent == OUT_OF_SCOPE_INTENT)
+        try:
+            decision = decide_for_turn(text, previous, previous_passages, escalated, intent == OUT_OF_SCOPE_INTENT)
+        except Exception as error:  # noqa: BLE001 - the patient must still get a reply
+            return events + failed_search(error, text, escalated, intent == OUT_OF_SCOPE_INTENT)
         logger.debug(
             "answer: follow_up=%s top=%s",
             decision.follow_up,
@@ -188,6 +192,38 @@ class ActionAnswerQuestion(Action):
         events.append(SlotSet("retrieval_ranking", [h.passage.id for h in decision.ranking]))
         events.append(SlotSet("answer_outcome", outcome(decision.answered, escalated, intent == OUT_OF_SCOPE_INTENT)))
         return events
+
+
+def failed_search(error: Exception, text: str, escalated: bool, off_topic: bool) -> List[Dict[str, Any]]:
+    """Decline a message the search failed on, and log the failure without the message.
+
+    The rules then send ``utter_no_answer`` (or nothing more after an
+    escalation, which was already sent), so the patient gets a clear reply
+    instead of silence, and the Rasa server never sees an action error, whose
+    log would carry the whole tracker, patient text included. The log names
+    the exception's type and where it was raised, not its message, which
+    could quote the text.
+
+    Args:
+        error: What the search raised.
+        text: The patient's message, kept as the context of the next one.
+        escalated: Whether this turn was escalated.
+        off_topic: Whether NLU called the message off-topic.
+
+    Returns:
+        The slot events of a declined turn.
+    """
+    logger.error(
+        "answer: search failed (%s), message declined\n%s",
+        type(error).__name__,
+        "".join(traceback.format_tb(error.__traceback__)),
+    )
+    return [
+        SlotSet("last_question", text[-500:]),
+        SlotSet("last_passage_ids", []),
+        SlotSet("retrieval_ranking", []),
+        SlotSet("answer_outcome", outcome(False, escalated, off_topic)),
+    ]
 
 
 def _question_in_context(text: str, previous: Optional[str], decision: Decision) -> str:

@@ -174,3 +174,36 @@ async def test_a_rewritten_follow_up_is_remembered_as_its_standalone_question() 
     events = await ActionAnswerQuestion().run(dispatcher, tracker, {})
     assert dispatcher.messages[0]["passage_id"] == "after-treatment-3"
     assert _slot(events, "last_question") == "how long until i see results for basal cell carcinoma?"
+
+
+async def test_a_failed_search_is_declined_without_logging_the_message(monkeypatch, caplog) -> None:
+    # Whatever breaks inside the search (a stale scorer file, a bad index),
+    # the patient gets the decline, the context is kept, and the log names
+    # the failure but never the message, not even through the exception's text.
+    marker = "zebra-7f3a"
+
+    def broken(*args: Any, **kwargs: Any) -> None:
+        raise ValueError(f"could not read {marker}")
+
+    monkeypatch.setattr("actions.answer.decide_for_turn", broken)
+    dispatcher = CollectingDispatcher()
+    with caplog.at_level("DEBUG", logger="actions.answer"):
+        events = await ActionAnswerQuestion().run(dispatcher, _tracker(f"how do i store it {marker}?"), {})
+    assert _slot(events, "answer_outcome") == "not_found"
+    assert _slot(events, "last_question") == f"how do i store it {marker}?"
+    assert _slot(events, "last_passage_ids") == []
+    assert dispatcher.messages == []
+    # the failure is named, with where it was raised
+    assert "ValueError" in caplog.text and "in broken" in caplog.text
+    assert marker not in caplog.text
+
+
+async def test_a_failed_search_after_an_escalation_keeps_the_escalation(monkeypatch) -> None:
+    def broken(*args: Any, **kwargs: Any) -> None:
+        raise RuntimeError("index unreadable")
+
+    monkeypatch.setattr("actions.answer.decide_for_turn", broken)
+    dispatcher = CollectingDispatcher()
+    events = await ActionAnswerQuestion().run(dispatcher, _tracker("i have a high fever and big blisters"), {})
+    assert [m.get("response") for m in dispatcher.messages] == ["utter_contact_provider"]
+    assert _slot(events, "answer_outcome") == "escalated"
