@@ -571,6 +571,11 @@ NOTES = [
     " the session: session 5's code 33.3, 30.0, 30.4, 33.4 messages/s against 43.0, 42.7, 42.4, 41.3 for"
     " this session's code without the graph runner; later, that code 37.4, 42.2, 38.2, 38.8 against 42.8,"
     " 43.5, 41.3, 40.8 with it.",
+    "- Sessions 7 and 8 (27 Nov 2026): the learned follow-up scorer (knowledge/rerank.py) reads a "
+    "message of up to 20 words with the previous question too and adds BM25 scores of three readings; "
+    "its cost is inside the action server's 11.3 ms call and 18 ms of CPU a message above. This machine's "
+    "speed varies between sessions (see session 5), so the change from session 6's figures is not a "
+    "measure of the scorer.",
 ]
 
 
