@@ -36,7 +36,7 @@ def _tokens(text: str) -> List[str]:
 
 def message_text(message: Dict[str, Any]) -> str:
     """The text a context-free baseline sees: the last turn."""
-    return message["turns"][-1] if message["kind"] == "follow_up" else message["text"]
+    return message["turns"][-1] if "turns" in message else message["text"]
 
 
 class BM25Baseline:

@@ -59,7 +59,7 @@ def threshold_curve(messages: List[Dict[str, Any]]) -> List[Tuple[float, float, 
     for message in messages:
         if message["kind"] == "escalate":
             continue
-        if message["kind"] == "follow_up":
+        if "turns" in message:
             first = decide(message["turns"][0])
             d = decide(message["turns"][1], message["turns"][0], [h.passage.id for h in first.answer], threshold=-1)
         else:

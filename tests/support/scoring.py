@@ -1,7 +1,8 @@
 """Score the running bot on the labelled messages.
 
 Every message goes through the real Rasa server over REST, in its own new
-conversation (follow-ups play both turns in one conversation).
+conversation (a two-turn message, a follow-up or a decline in context, plays
+both turns in one conversation and is scored on the second).
 """
 
 from __future__ import annotations
@@ -30,8 +31,8 @@ class Outcome:
 
     @property
     def text(self) -> str:
-        """The scored text (the second turn of a follow-up)."""
-        if self.kind == "follow_up":
+        """The scored text (both turns of a conversation, the second scored)."""
+        if "turns" in self.message:
             return " / ".join(self.message["turns"])
         return str(self.message["text"])
 
@@ -81,7 +82,7 @@ def run_message(client: BotClient, message: Dict[str, Any]) -> Outcome:
         The outcome.
     """
     sender = f"eval-{message['id']}-{uuid.uuid4().hex[:8]}"
-    turns = message["turns"] if message["kind"] == "follow_up" else [message["text"]]
+    turns = message.get("turns") or [message["text"]]
     turn = Turn()
     for text in turns:
         turn = client.turn(sender, text)
