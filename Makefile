@@ -23,7 +23,7 @@ export ACTION_ENDPOINT_URL ?= http://127.0.0.1:5055/webhook
 export TRACKER_DB ?= $(ROOT)/var/tracker.db
 
 TRAINING_INPUTS := config.yml domain.yml $(shell find $(ROOT)/bot -name '*.yml' 2>/dev/null)
-INDEX_INPUTS := knowledge/leaflet.txt knowledge/layout.yml knowledge/phrasings.yml
+INDEX_INPUTS := knowledge/leaflet.txt knowledge/layout.yml knowledge/phrasings.yml knowledge/unanswerable.yml knowledge/lexicon.yml
 # The website widget's one browser library (socket.io-client), from web/package-lock.json.
 WEB_DEPS := $(ROOT)/web/node_modules/.package-lock.json
 
@@ -59,7 +59,7 @@ venv: $(STAMP) ## Create .venv with Python 3.10 and install everything
 $(INDEX): $(STAMP) $(INDEX_INPUTS)
 	USE_TF=0 $(PY) -m knowledge.index
 
-index: $(INDEX) ## Build the passage index (only when the leaflet or phrasings changed)
+index: $(INDEX) ## Build the passage index (only when one of its inputs changed)
 
 validate: $(STAMP) ## Check the Rasa training data (rasa data validate --fail-on-warnings)
 	$(RASA) data validate --data bot --domain domain.yml --config config.yml --fail-on-warnings

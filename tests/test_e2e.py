@@ -140,6 +140,24 @@ def test_an_off_topic_second_turn_does_not_get_the_previous_answer_again(
     assert not turn.passage_ids, (first, second, turn.passage_ids)
 
 
+@pytest.mark.parametrize(
+    ("first", "second"),
+    [
+        ("does it cause hair loss?", "will my hair grow back afterwards?"),
+        ("what are the side effects?", "can i put self tanner on the patches?"),
+        ("is it for basal cell carcinoma?", "how does that compare with mohs surgery, does it come back more often?"),
+        ("how do i store it?", "can my wife use my tube too?"),
+        ("what side effects are common?", "what percent of patients get them?"),
+    ],
+)
+def test_a_question_the_leaflet_does_not_cover_is_declined_in_context(bot: BotClient, first: str, second: str) -> None:
+    # The previous question's topic matches a passage well; the second turn
+    # asks what that passage does not say, so the honest reply is a decline.
+    answered, turn = bot.conversation([first, second])
+    assert answered.passage_ids, first
+    assert turn.declined and not turn.passage_ids, (first, second, turn.passage_ids)
+
+
 @pytest.mark.parametrize("text", ["im losing hair", "hello, my skin is itchy", "hi, my skin is peeling"])
 def test_a_symptom_the_classifier_doubts_is_searched_not_greeted(bot: BotClient, text: str) -> None:
     turn = bot.turn(_sender(), text)
