@@ -24,6 +24,7 @@ from tests.eval.baselines import run_baselines
 from tests.eval.metrics import Prediction, score
 from tests.support.botclient import BotClient
 from tests.support.labelled import HOLDOUT_FRACTION, HOLDOUT_SEED, load_labelled
+from tests.support.replay import decide_second_turn
 from tests.support.scoring import Outcome, run_all, to_predictions
 from tests.support.servers import PROJECT_DIR, start_bot
 
@@ -60,8 +61,7 @@ def threshold_curve(messages: List[Dict[str, Any]]) -> List[Tuple[float, float, 
         if message["kind"] == "escalate":
             continue
         if "turns" in message:
-            first = decide(message["turns"][0])
-            d = decide(message["turns"][1], message["turns"][0], [h.passage.id for h in first.answer], threshold=-1)
+            d, _ = decide_second_turn(message["turns"], threshold=-1)
         else:
             d = decide(message["text"], threshold=-1)
         top = d.answer[0] if d.answer else None

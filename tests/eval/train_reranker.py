@@ -24,12 +24,11 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 import numpy as np
 from scipy.optimize import minimize
 
-from actions.answer import _question_in_context
 from knowledge import settings
-from knowledge.answering import decide
 from knowledge.rerank import FEATURE_NAMES, features
 from knowledge.search import get_knowledge_base
 from tests.support.labelled import load_labelled
+from tests.support.replay import decide_second_turn
 
 # Ridge penalty on the standardised weights; leave-one-batch-out accuracy
 # was flat from 0.01 to 5 (session 7).
@@ -76,11 +75,7 @@ def examples(messages: Sequence[Dict[str, Any]]) -> List[Example]:
     for message in messages:
         if message["kind"] != "follow_up":
             continue
-        first, second = message["turns"]
-        opening = decide(first)
-        previous = _question_in_context(first, None, opening)
-        given = [h.passage.id for h in opening.answer]
-        decision = decide(second, previous, given)
+        decision, given = decide_second_turn(message["turns"])
         if decision.readings is None:
             continue
         expected = set(message["expect"])
