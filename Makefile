@@ -108,7 +108,7 @@ test: $(INDEX) $(MODEL) $(WEB_DEPS) ## Everything CI runs: lint, validate, unit,
 	$(PY) -m pytest -q -rs
 	$(PY) -m tests.bench.benchmark --smoke > test-artifacts/bench-smoke.txt && tail -n 30 test-artifacts/bench-smoke.txt
 
-reranker: $(INDEX) ## Retrain the follow-up scorer from the tuning follow-ups -> knowledge/reranker.json (leave-one-batch-out first)
+reranker: $(INDEX) ## Retrain the follow-up scorer and its passage classifier from the tuning follow-ups -> knowledge/reranker.json, knowledge/passage_classifier.json (leave-one-batch-out first)
 	RERANK_FOLLOW_UPS=0 $(PY) -m tests.eval.train_reranker --cross-validate
 
 tune: $(INDEX) $(MODEL) ## Tuning part of the labelled set only: figures and failures (never runs the hold-out)

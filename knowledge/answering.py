@@ -17,7 +17,10 @@ import re
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Sequence
 
+import numpy as np
+
 from knowledge import settings
+from knowledge.classifier import get_passage_classifier
 from knowledge.followup import attach, resolve, rewrite, sluice, topic_of
 from knowledge.rerank import Readings, features, get_reranker
 from knowledge.search import Hit, KnowledgeBase, Ranking, get_knowledge_base
@@ -243,6 +246,7 @@ def decide(
             lexical_own=kb.lexical.scores(message),
             lexical_pair=kb.lexical.scores(f"{previous} {message}"),
             lexical_standalone=kb.lexical.scores(standalone) if standalone else None,
+            classified=_classified(rankings[1 + len(parts)]),
         )
     if context_gain is not None and ranking is not own:
         ranking = _capped(ranking, own, context_gain)
@@ -345,6 +349,14 @@ def _reranked(ranking: Ranking, readings: Readings, previous_passages: Sequence[
         return ranking
     rest = [h for h in ranking.hits if h.passage.id != chosen]
     return Ranking([best, *rest], ranking.unanswerable_score, ranking.unanswerable_match)
+
+
+def _classified(pair: Ranking) -> Optional[np.ndarray]:
+    """The passage classifier's log-probabilities for the pair reading, when the scorer is on."""
+    classifier = get_passage_classifier()
+    if classifier is None or pair.vector is None:
+        return None
+    return classifier.log_probabilities(pair.vector)
 
 
 def _capped(ranking: Ranking, own: Ranking, gain: float) -> Ranking:

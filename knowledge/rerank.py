@@ -7,7 +7,8 @@ question. Which reading to trust differs from one follow-up to the next, and
 hand-set rules for it did well on the conversations they were tuned on but
 less well on new ones. A linear scorer (a conditional logit: softmax over the passages) over each passage's scores in
 the readings (and how they relate: its rank, its gap to the best, whether it
-was the previous answer) picks the passage instead.
+was the previous answer, and a passage classifier's view of the whole
+exchange, ``knowledge.classifier``) picks the passage instead.
 
 The weights are data: ``knowledge/reranker.json``, written by
 ``make reranker`` (``tests/eval/train_reranker.py``) from the tuning part of
@@ -56,6 +57,7 @@ FEATURE_NAMES: List[str] = [
     "words_own",
     "words_pair",
     "words_standalone",
+    "pair_classifier",
 ]
 
 
@@ -75,6 +77,8 @@ class Readings:
         lexical_own: BM25 of the message against each passage (passage order), best = 1.
         lexical_pair: The same for the previous question and the message.
         lexical_standalone: The same for the rebuilt question, if any.
+        classified: The passage classifier's log-probability of each passage
+            (passage order) for the previous question and the message.
     """
 
     own: Ranking
@@ -88,6 +92,7 @@ class Readings:
     lexical_own: Optional[np.ndarray] = None
     lexical_pair: Optional[np.ndarray] = None
     lexical_standalone: Optional[np.ndarray] = None
+    classified: Optional[np.ndarray] = None
 
 
 def _scores(ranking: Ranking, order: Sequence[str]) -> np.ndarray:
@@ -149,6 +154,7 @@ def features(readings: Readings, previous_passages: Sequence[str], order: Sequen
         lexical_own,
         _or(readings.lexical_pair, lexical_own),
         _or(readings.lexical_standalone, lexical_own),
+        _or(readings.classified, zeros),
     ]
     return np.stack(columns, axis=1)
 

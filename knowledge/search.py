@@ -9,7 +9,7 @@ import logging
 import re
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Dict, List, Sequence
+from typing import Dict, List, Optional, Sequence
 
 import numpy as np
 
@@ -47,11 +47,13 @@ class Ranking:
         hits: All passages, best first.
         unanswerable_score: Best score of a known unanswerable question.
         unanswerable_match: That question.
+        vector: The query's unit vector, when the ranking came from a search.
     """
 
     hits: List[Hit] = field(default_factory=list)
     unanswerable_score: float = -1.0
     unanswerable_match: str = ""
+    vector: Optional[np.ndarray] = None
 
     @property
     def top(self) -> float:
@@ -116,13 +118,13 @@ class KnowledgeBase:
         total = self._loaded.index.ntotal
         scores, ids = self._loaded.index.search(np.ascontiguousarray(vectors, dtype=np.float32), total)
         rankings: List[Ranking] = []
-        for row_scores, row_ids in zip(scores, ids, strict=True):
+        for vector, row_scores, row_ids in zip(vectors, scores, ids, strict=True):
             valid = row_ids >= 0
             row_scores, row_ids = row_scores[valid], row_ids[valid]
             # Rows come best first, so each passage's first row is its best.
             passage_of_row = self._row_passage[row_ids]
             _, first = np.unique(passage_of_row, return_index=True)
-            ranking = Ranking()
+            ranking = Ranking(vector=vector)
             for position in np.sort(first):
                 row = int(row_ids[position])
                 passage_index = int(passage_of_row[position])

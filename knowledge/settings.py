@@ -99,6 +99,9 @@ STATEMENT_OWN_DISCOUNT: float = 0.15
 # merge of the readings above, for comparison.
 RERANK_FOLLOW_UPS: bool = os.environ.get("RERANK_FOLLOW_UPS", "1") != "0"
 RERANKER_PATH: Path = PACKAGE_DIR / "reranker.json"
+# One of the scorer's features: a passage classifier over the embedding of
+# "previous question + follow-up" (knowledge.classifier), written with it.
+PASSAGE_CLASSIFIER_PATH: Path = PACKAGE_DIR / "passage_classifier.json"
 # The scorer also reads messages up to this many words with the previous
 # question (the hand-set merge stops at FOLLOW_UP_MAX_WORDS).
 RERANK_MAX_WORDS: int = int(os.environ.get("RERANK_MAX_WORDS", "20"))

@@ -9,6 +9,7 @@ import pytest
 
 from knowledge import rerank, settings
 from knowledge.answering import decide
+from knowledge.classifier import PassageClassifier, get_passage_classifier
 from knowledge.lexical import LexicalIndex, tokens
 from knowledge.rerank import FEATURE_NAMES, Reranker, features, get_reranker
 from knowledge.search import get_knowledge_base
@@ -36,16 +37,51 @@ def test_the_scorer_learns_from_the_tuning_part_only() -> None:
 
 def test_the_committed_weights_are_what_the_trainer_writes(monkeypatch: pytest.MonkeyPatch) -> None:
     # Retrain from the tuning conversations, with the scorer off as `make
-    # reranker` runs it: the committed file must not be stale or hand-edited.
+    # reranker` runs it: the committed files must not be stale or hand-edited.
     monkeypatch.setattr(settings, "RERANK_FOLLOW_UPS", False)
     get_reranker.cache_clear()
+    get_passage_classifier.cache_clear()
     try:
-        model = train_reranker.fit(train_reranker.examples(train_reranker.training_messages()))
+        classifier, model = train_reranker.train(train_reranker.examples(train_reranker.training_messages()))
     finally:
         get_reranker.cache_clear()
+        get_passage_classifier.cache_clear()
     committed = json.loads(settings.RERANKER_PATH.read_text(encoding="utf-8"))
     assert committed["features"] == FEATURE_NAMES
     np.testing.assert_allclose(committed["weights"], model["weights"], rtol=1e-3, atol=1e-3)
+    shipped = PassageClassifier.from_file(settings.PASSAGE_CLASSIFIER_PATH, classifier.passage_ids)
+    np.testing.assert_allclose(shipped.weights, classifier.weights, atol=1e-3)
+    np.testing.assert_allclose(shipped.bias, classifier.bias, atol=1e-3)
+
+
+def test_a_classifier_learned_on_other_passages_is_refused(tmp_path) -> None:
+    order = list(get_knowledge_base().passages)
+    fewer = order[:-1]
+    classifier = PassageClassifier(fewer, np.zeros((len(fewer), 4)), np.zeros(len(fewer)), settings.MODEL_NAME)
+    path = tmp_path / "passage_classifier.json"
+    path.write_text(classifier.to_json(), encoding="utf-8")
+    with pytest.raises(ValueError, match="make reranker"):
+        PassageClassifier.from_file(path, order)
+    assert PassageClassifier.from_file(path, order[:-1]).passage_ids == order[:-1]
+
+
+def test_the_classifier_reads_the_exchange_as_a_whole() -> None:
+    # Its log-probabilities are a distribution over every passage, and the
+    # exchange's passage is the likeliest for conversations like the ones it
+    # learned from.
+    get_passage_classifier.cache_clear()
+    classifier = get_passage_classifier()
+    assert classifier is not None and classifier is get_passage_classifier()
+    kb = get_knowledge_base()
+    assert classifier.passage_ids == list(kb.passages)
+    for pair, expected in [
+        ("how should i store the cream? can it go in the fridge?", "storage-1"),
+        ("what are the side effects? which ones are serious?", "side-effects-2"),
+        ("can i use it while pregnant? what about breastfeeding?", "side-effects-3"),
+    ]:
+        log_p = classifier.log_probabilities(kb.search_many([pair])[0].vector)
+        assert np.exp(log_p).sum() == pytest.approx(1.0)
+        assert classifier.passage_ids[int(np.argmax(log_p))] == expected, pair
 
 
 def test_a_file_with_other_features_is_refused(tmp_path) -> None:
@@ -56,6 +92,7 @@ def test_a_file_with_other_features_is_refused(tmp_path) -> None:
 
 
 def test_features_describe_every_passage() -> None:
+    get_passage_classifier.cache_clear()
     kb = get_knowledge_base()
     order = list(kb.passages)
     opening = decide("how should i store the cream?")
@@ -70,6 +107,9 @@ def test_features_describe_every_passage() -> None:
         assert column[name].min() >= 0 and column[name].max() == pytest.approx(1.0)
     assert order[int(np.argmax(column["words_own"]))] == "storage-1"
     assert column["own_is_top"].sum() >= 1
+    # The classifier's feature: log-probabilities, the fridge's passage likeliest.
+    assert np.exp(column["pair_classifier"]).sum() == pytest.approx(1.0)
+    assert order[int(np.argmax(column["pair_classifier"]))] == "storage-1"
 
 
 def test_bm25_finds_the_passage_that_shares_a_rare_word() -> None:

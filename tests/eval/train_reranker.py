@@ -12,6 +12,13 @@ the conversation's expected passages.
 conversations scored by a scorer trained on the other batches, next to what
 the hand-set merge of the readings picks. A new batch is the closest thing
 to the conversations the bot will meet, so that is the figure to decide on.
+
+One feature is itself learned: the passage classifier of
+``knowledge.classifier``, fitted on the passages' index rows and the tuning
+follow-ups, written to ``knowledge/passage_classifier.json``. So that the
+scorer learns how far to trust it on conversations it was not fitted on, the
+scorer's training rows get that feature from classifiers fitted without
+their own batch (cross-fitting); the bot uses the classifier fitted on all.
 """
 
 from __future__ import annotations
@@ -23,8 +30,10 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 from scipy.optimize import minimize
+from sklearn.linear_model import LogisticRegression
 
 from knowledge import settings
+from knowledge.classifier import PassageClassifier
 from knowledge.rerank import FEATURE_NAMES, features
 from knowledge.search import get_knowledge_base
 from tests.support.labelled import load_labelled
@@ -33,6 +42,11 @@ from tests.support.replay import decide_second_turn
 # Ridge penalty on the standardised weights; leave-one-batch-out accuracy
 # was flat from 0.01 to 5 (session 7).
 L2_PENALTY: float = 0.1
+# Inverse regularisation of the passage classifier; leave-one-batch-out
+# accuracy was 541 (C=1), 545 (C=10), 542 (C=100) of 575 in a first trial,
+# and 538-540 whether the rows were all the index's, only its phrasings or
+# the authored phrasings alone (session 9; 529 without the classifier).
+CLASSIFIER_C: float = 10.0
 
 
 @dataclass
@@ -46,6 +60,7 @@ class Example:
         labels: 1 for each expected passage, else 0.
         answered: Whether the bot answers the second message at all.
         merged_right: Whether the hand-set merge's top passage is expected.
+        pair_vector: The embedding of the previous question and the message.
     """
 
     message_id: str
@@ -54,6 +69,7 @@ class Example:
     labels: np.ndarray
     answered: bool
     merged_right: bool
+    pair_vector: np.ndarray
 
 
 def training_messages() -> List[Dict[str, Any]]:
@@ -89,9 +105,55 @@ def examples(messages: Sequence[Dict[str, Any]]) -> List[Example]:
                 labels=labels,
                 answered=decision.answered,
                 merged_right=merged_top in expected,
+                pair_vector=np.asarray(decision.readings.pair.vector, dtype=np.float64),
             )
         )
     return out
+
+
+def index_rows() -> Tuple[np.ndarray, List[str]]:
+    """The vectors and passage ids of the index's passage and phrasing rows."""
+    loaded = get_knowledge_base()._loaded
+    keep = [i for i, row in enumerate(loaded.rows) if row.passage_id]
+    vectors = loaded.index.reconstruct_n(0, loaded.index.ntotal)[keep]
+    return vectors.astype(np.float64), [loaded.rows[i].passage_id for i in keep]
+
+
+def fit_classifier(train: Sequence[Example], rows: Tuple[np.ndarray, List[str]]) -> PassageClassifier:
+    """Fit the passage classifier on the index's rows and the conversations' pairs.
+
+    Args:
+        train: The follow-up conversations (each labelled with its first expected passage).
+        rows: The index's passage and phrasing rows, from :func:`index_rows`.
+
+    Returns:
+        The classifier, over every passage in the knowledge base's order.
+    """
+    order = list(get_knowledge_base().passages)
+    vectors = np.vstack([rows[0], *[e.pair_vector[None] for e in train]])
+    labels = rows[1] + [order[int(np.flatnonzero(e.labels)[0])] for e in train]
+    model = LogisticRegression(C=CLASSIFIER_C, max_iter=5000).fit(vectors, labels)
+    weights, bias = np.zeros((len(order), vectors.shape[1])), np.full(len(order), -30.0)
+    for row, pid in enumerate(model.classes_):
+        weights[order.index(pid)], bias[order.index(pid)] = model.coef_[row], model.intercept_[row]
+    return PassageClassifier(order, weights, bias, settings.MODEL_NAME)
+
+
+def with_classifier(examples_: Sequence[Example], classifier_of: Any) -> List[Example]:
+    """Set each example's classifier feature from the classifier ``classifier_of(example)``."""
+    column = FEATURE_NAMES.index("pair_classifier")
+    out = []
+    for e in examples_:
+        matrix = e.matrix.copy()
+        matrix[:, column] = classifier_of(e).log_probabilities(e.pair_vector)
+        out.append(Example(e.message_id, e.batch, matrix, e.labels, e.answered, e.merged_right, e.pair_vector))
+    return out
+
+
+def cross_fitted(train: Sequence[Example], rows: Tuple[np.ndarray, List[str]]) -> List[Example]:
+    """The examples with the classifier feature from classifiers fitted without their batch."""
+    by_batch = {b: fit_classifier([e for e in train if e.batch != b], rows) for b in sorted({e.batch for e in train})}
+    return with_classifier(train, lambda e: by_batch[e.batch])
 
 
 def fit(train: Sequence[Example], l2: float = L2_PENALTY) -> Dict[str, Any]:
@@ -145,9 +207,12 @@ def cross_validate(data: Sequence[Example], l2: float = L2_PENALTY) -> List[Dict
         Per batch: its size, the learned scorer's right count and the hand-set merge's.
     """
     rows = []
+    index = index_rows()
     for batch in sorted({e.batch for e in data}):
-        held = [e for e in data if e.batch == batch]
-        model = fit([e for e in data if e.batch != batch], l2)
+        train = [e for e in data if e.batch != batch]
+        classifier = fit_classifier(train, index)
+        held = with_classifier([e for e in data if e.batch == batch], lambda e, c=classifier: c)
+        model = fit(cross_fitted(train, index), l2)
         rows.append(
             {
                 "batch": batch,
@@ -157,6 +222,20 @@ def cross_validate(data: Sequence[Example], l2: float = L2_PENALTY) -> List[Dict
             }
         )
     return rows
+
+
+def train(data: Sequence[Example], l2: float = L2_PENALTY) -> Tuple[PassageClassifier, Dict[str, Any]]:
+    """Fit the passage classifier on all the examples, and the scorer on cross-fitted ones.
+
+    Args:
+        data: The tuning follow-ups, from :func:`examples`.
+        l2: The scorer's ridge penalty.
+
+    Returns:
+        The classifier the bot uses and the scorer's weights.
+    """
+    index = index_rows()
+    return fit_classifier(data, index), fit(cross_fitted(data, index), l2)
 
 
 def main(argv: Optional[List[str]] = None) -> None:
@@ -176,12 +255,13 @@ def main(argv: Optional[List[str]] = None) -> None:
             )
         learned, merged, n = (sum(r[k] for r in rows) for k in ("learned", "merged", "n"))
         print(f"leave-one-batch-out: learned {learned}/{n}, hand-set merge {merged}/{n} (merge tuned on all batches)")
-    model = fit(data, args.l2)
-    right = sum(chosen_right(e, model) for e in data)
+    classifier, model = train(data)
+    right = sum(chosen_right(e, model) for e in with_classifier(data, lambda e: classifier))
     print(f"trained on {len(data)} tuning follow-ups; right on them: {right}/{len(data)}")
     if not args.dry_run:
+        settings.PASSAGE_CLASSIFIER_PATH.write_text(classifier.to_json(), encoding="utf-8")
         settings.RERANKER_PATH.write_text(json.dumps(model, indent=2) + "\n", encoding="utf-8")
-        print(f"wrote {settings.RERANKER_PATH}")
+        print(f"wrote {settings.PASSAGE_CLASSIFIER_PATH} and {settings.RERANKER_PATH}")
 
 
 if __name__ == "__main__":
