@@ -21,15 +21,21 @@ from bot.names import (
 )
 from knowledge import settings
 from knowledge.answering import Decision, decide, looks_like_follow_up, split_parts, unknown_words
+from knowledge.classifier import get_passage_classifier
 from knowledge.embedder import warm_up
+from knowledge.rerank import get_reranker
 from knowledge.search import Hit, get_knowledge_base
 
 logger = logging.getLogger(__name__)
 
-# Load the index and the model when the action server imports this module,
-# so the first patient does not wait for them.
+# Load the index, the model and the follow-up scorer's weights when the
+# action server imports this module, so the first patient does not wait for
+# them, and weights learned on other passages stop the server at start
+# ("run `make reranker`") instead of failing every follow-up later.
 get_knowledge_base()
 warm_up()
+get_reranker()
+get_passage_classifier()
 
 
 def format_answer(hit: Hit) -> str:

@@ -160,3 +160,28 @@ def test_a_passage_no_reading_found_good_enough_is_never_given(monkeypatch: pyte
     assert picked.answer and merged.answer
     assert picked.answer[0].passage.id == merged.answer[0].passage.id == "storage-1"
     assert picked.readings is not None
+
+
+def test_the_action_server_refuses_to_start_with_weights_for_other_passages(tmp_path) -> None:
+    # Loaded when the action server imports its action: a stale classifier
+    # stops it at start with the fix named, instead of failing each follow-up.
+    import subprocess
+    import sys
+
+    order = list(get_knowledge_base().passages)
+    stale = PassageClassifier(order[1:], np.zeros((len(order) - 1, 4)), np.zeros(len(order) - 1), settings.MODEL_NAME)
+    path = tmp_path / "passage_classifier.json"
+    path.write_text(stale.to_json(), encoding="utf-8")
+    script = (
+        "from pathlib import Path\n"
+        "from knowledge import settings\n"
+        f"settings.PASSAGE_CLASSIFIER_PATH = Path({str(path)!r})\n"
+        "import actions.answer\n"
+    )
+    run = subprocess.run([sys.executable, "-c", script], cwd=settings.PROJECT_DIR, capture_output=True, text=True)
+    assert run.returncode != 0
+    assert "make reranker" in run.stderr
+    ok = subprocess.run(
+        [sys.executable, "-c", "import actions.answer"], cwd=settings.PROJECT_DIR, capture_output=True, text=True
+    )
+    assert ok.returncode == 0, ok.stderr[-2000:]

@@ -576,6 +576,9 @@ NOTES = [
     "its cost is inside the action server's 11.3 ms call and 18 ms of CPU a message above. This machine's "
     "speed varies between sessions (see session 5), so the change from session 6's figures is not a "
     "measure of the scorer.",
+    "- Session 9 (27 Nov 2026): the passage classifier (knowledge/classifier.py) runs only for a message "
+    "read in context: one 32 x 384 matrix-vector product, 0.05 ms a follow-up measured in-process (10,000 "
+    "calls). The round trips above are of single-turn messages, which do not use it.",
 ]
 
 
