@@ -25,6 +25,7 @@ from typing import List, Optional, Sequence
 import numpy as np
 
 from knowledge import settings
+from knowledge.search import get_knowledge_base
 
 
 @dataclass(frozen=True)
@@ -96,6 +97,4 @@ def get_passage_classifier() -> Optional[PassageClassifier]:
     """Load the classifier once per process; None when the follow-up scorer is off."""
     if not settings.RERANK_FOLLOW_UPS:
         return None
-    from knowledge.search import get_knowledge_base
-
     return PassageClassifier.from_file(settings.PASSAGE_CLASSIFIER_PATH, list(get_knowledge_base().passages))

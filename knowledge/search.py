@@ -9,7 +9,7 @@ import logging
 import re
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -138,6 +138,17 @@ class KnowledgeBase:
             ranking.hits.sort(key=lambda hit: hit.score, reverse=True)
             rankings.append(ranking)
         return rankings
+
+    def passage_rows(self) -> Tuple[np.ndarray, List[str]]:
+        """The vectors of the index's passage and phrasing rows, and each row's passage id.
+
+        Returns:
+            A ``(rows, dim)`` float64 array and the passage ids, row by row
+            (known unanswerable questions are left out).
+        """
+        keep = [i for i, row in enumerate(self._loaded.rows) if row.passage_id]
+        vectors = self._loaded.index.reconstruct_n(0, self._loaded.index.ntotal)[keep]
+        return vectors.astype(np.float64), [self._loaded.rows[i].passage_id for i in keep]
 
     def search_many(self, queries: Sequence[str], reuse: Sequence[str] = ()) -> List[Ranking]:
         """Rank every passage for each query, embedding all queries at once.

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import argparse
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
@@ -111,20 +111,12 @@ def examples(messages: Sequence[Dict[str, Any]]) -> List[Example]:
     return out
 
 
-def index_rows() -> Tuple[np.ndarray, List[str]]:
-    """The vectors and passage ids of the index's passage and phrasing rows."""
-    loaded = get_knowledge_base()._loaded
-    keep = [i for i, row in enumerate(loaded.rows) if row.passage_id]
-    vectors = loaded.index.reconstruct_n(0, loaded.index.ntotal)[keep]
-    return vectors.astype(np.float64), [loaded.rows[i].passage_id for i in keep]
-
-
 def fit_classifier(train: Sequence[Example], rows: Tuple[np.ndarray, List[str]]) -> PassageClassifier:
     """Fit the passage classifier on the index's rows and the conversations' pairs.
 
     Args:
         train: The follow-up conversations (each labelled with its first expected passage).
-        rows: The index's passage and phrasing rows, from :func:`index_rows`.
+        rows: The index's passage and phrasing rows (``KnowledgeBase.passage_rows``).
 
     Returns:
         The classifier, over every passage in the knowledge base's order.
@@ -146,7 +138,7 @@ def with_classifier(examples_: Sequence[Example], classifier_of: Any) -> List[Ex
     for e in examples_:
         matrix = e.matrix.copy()
         matrix[:, column] = classifier_of(e).log_probabilities(e.pair_vector)
-        out.append(Example(e.message_id, e.batch, matrix, e.labels, e.answered, e.merged_right, e.pair_vector))
+        out.append(replace(e, matrix=matrix))
     return out
 
 
@@ -207,7 +199,7 @@ def cross_validate(data: Sequence[Example], l2: float = L2_PENALTY) -> List[Dict
         Per batch: its size, the learned scorer's right count and the hand-set merge's.
     """
     rows = []
-    index = index_rows()
+    index = get_knowledge_base().passage_rows()
     for batch in sorted({e.batch for e in data}):
         train = [e for e in data if e.batch != batch]
         classifier = fit_classifier(train, index)
@@ -234,7 +226,7 @@ def train(data: Sequence[Example], l2: float = L2_PENALTY) -> Tuple[PassageClass
     Returns:
         The classifier the bot uses and the scorer's weights.
     """
-    index = index_rows()
+    index = get_knowledge_base().passage_rows()
     return fit_classifier(data, index), fit(cross_fitted(data, index), l2)
 
 
