@@ -579,6 +579,12 @@ NOTES = [
     "- Session 9 (27 Nov 2026): the passage classifier (knowledge/classifier.py) runs only for a message "
     "read in context: one 32 x 384 matrix-vector product, 0.05 ms a follow-up measured in-process (10,000 "
     "calls). The round trips above are of single-turn messages, which do not use it.",
+    "- Session 10 (27 Nov 2026): rerun on session 9's final code. Against session 8's run the action "
+    "server's call went from 11.3 to 14.0 ms and its CPU from 18 to 22 ms a message, while its retrieval "
+    "decision went from 9.7 to 8.2 ms and the floor's p50 from 80.7 to 65.1 ms. The code is not the "
+    "cause: replaying the first 300 tuning follow-up conversations in-process, alternately on this code "
+    "and on session 8's (2977301), took 7.8-8.7 ms a first message and 19.5-21.8 ms a follow-up with "
+    "either.",
 ]
 
 
