@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -165,9 +167,6 @@ def test_a_passage_no_reading_found_good_enough_is_never_given(monkeypatch: pyte
 def test_the_action_server_refuses_to_start_with_weights_for_other_passages(tmp_path) -> None:
     # Loaded when the action server imports its action: a stale classifier
     # stops it at start with the fix named, instead of failing each follow-up.
-    import subprocess
-    import sys
-
     order = list(get_knowledge_base().passages)
     stale = PassageClassifier(order[1:], np.zeros((len(order) - 1, 4)), np.zeros(len(order) - 1), settings.MODEL_NAME)
     path = tmp_path / "passage_classifier.json"

@@ -26,7 +26,7 @@ from __future__ import annotations
 import argparse
 import json
 from dataclasses import dataclass, replace
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 from scipy.optimize import minimize
@@ -125,13 +125,16 @@ def fit_classifier(train: Sequence[Example], rows: Tuple[np.ndarray, List[str]])
     vectors = np.vstack([rows[0], *[e.pair_vector[None] for e in train]])
     labels = rows[1] + [order[int(np.flatnonzero(e.labels)[0])] for e in train]
     model = LogisticRegression(C=CLASSIFIER_C, max_iter=5000).fit(vectors, labels)
+    # A passage with no training row (none today) gets a probability of about e^-30.
     weights, bias = np.zeros((len(order), vectors.shape[1])), np.full(len(order), -30.0)
     for row, pid in enumerate(model.classes_):
         weights[order.index(pid)], bias[order.index(pid)] = model.coef_[row], model.intercept_[row]
     return PassageClassifier(order, weights, bias, settings.MODEL_NAME)
 
 
-def with_classifier(examples_: Sequence[Example], classifier_of: Any) -> List[Example]:
+def with_classifier(
+    examples_: Sequence[Example], classifier_of: Callable[[Example], PassageClassifier]
+) -> List[Example]:
     """Set each example's classifier feature from the classifier ``classifier_of(example)``."""
     column = FEATURE_NAMES.index("pair_classifier")
     out = []
@@ -247,7 +250,7 @@ def main(argv: Optional[List[str]] = None) -> None:
             )
         learned, merged, n = (sum(r[k] for r in rows) for k in ("learned", "merged", "n"))
         print(f"leave-one-batch-out: learned {learned}/{n}, hand-set merge {merged}/{n} (merge tuned on all batches)")
-    classifier, model = train(data)
+    classifier, model = train(data, args.l2)
     right = sum(chosen_right(e, model) for e in with_classifier(data, lambda e: classifier))
     print(f"trained on {len(data)} tuning follow-ups; right on them: {right}/{len(data)}")
     if not args.dry_run:
