@@ -27,7 +27,7 @@ INDEX_INPUTS := knowledge/leaflet.txt knowledge/layout.yml knowledge/phrasings.y
 # The website widget's one browser library (socket.io-client), from web/package-lock.json.
 WEB_DEPS := $(ROOT)/web/node_modules/.package-lock.json
 
-.PHONY: help venv index train validate web run run-scaled shell ask test unit lint types reranker tune eval bench bench-smoke clean
+.PHONY: help venv index train validate web run run-scaled shell ask test unit lint types reranker tune tune-offline eval bench bench-smoke clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -113,6 +113,9 @@ reranker: $(INDEX) ## Retrain the follow-up scorer and its passage classifier fr
 
 tune: $(INDEX) $(MODEL) ## Tuning part of the labelled set only: figures and failures (never runs the hold-out)
 	$(PY) -m tests.eval.evaluate --tuning-only
+
+tune-offline: $(INDEX) $(MODEL) ## Like tune, replayed in-process with the trained model's intents (no servers; about 80 s)
+	$(PY) -m tests.eval.evaluate --tuning-only --offline
 
 eval: $(INDEX) $(MODEL) ## Answer quality through the running bot vs baselines -> docs/evaluation.md
 	$(PY) -m tests.eval.evaluate

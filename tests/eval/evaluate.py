@@ -18,13 +18,14 @@ import time
 from pathlib import Path
 from typing import Any, Dict, List, Tuple
 
+from bot.serve import DEFAULT_MODEL
 from knowledge import settings
 from knowledge.answering import decide
 from tests.eval.baselines import run_baselines
 from tests.eval.metrics import Prediction, score
 from tests.support.botclient import BotClient
 from tests.support.labelled import HOLDOUT_FRACTION, HOLDOUT_SEED, load_labelled
-from tests.support.replay import decide_second_turn
+from tests.support.replay import decide_second_turn, intents_from_model, replay_conversation
 from tests.support.scoring import Outcome, run_all, to_predictions
 from tests.support.servers import PROJECT_DIR, start_bot
 
@@ -162,10 +163,32 @@ def play(messages: List[Dict[str, Any]], name: str) -> List[Outcome]:
             bot.stop()
 
 
-def tune() -> int:
-    """Run the tuning part through the bot and print its figures and failures (the hold-out is not run)."""
+def replay(messages: List[Dict[str, Any]]) -> List[Outcome]:
+    """Replay the messages in-process, routed as the bot routes them, with the trained model's intents.
+
+    Args:
+        messages: Labelled messages.
+
+    Returns:
+        One outcome per message, as ``play`` would give.
+    """
+    conversations = [m.get("turns") or [m["text"]] for m in messages]
+    intents = intents_from_model([t for turns in conversations for t in turns], str(DEFAULT_MODEL))
+    outcomes = []
+    for message, turns in zip(messages, conversations, strict=True):
+        turn, ranking = replay_conversation(turns, intents.__getitem__)
+        outcomes.append(Outcome(message=message, turn=turn, ranking=ranking))
+    return outcomes
+
+
+def tune(offline: bool = False) -> int:
+    """Run the tuning part and print its figures and failures (the hold-out is not run).
+
+    Args:
+        offline: Replay in-process (``replay``) instead of through the bot's servers.
+    """
     messages = load_labelled("tuning")
-    outcomes = play(messages, "tune")
+    outcomes = replay(messages) if offline else play(messages, "tune")
     print("\n".join(table({BOT: score(messages, to_predictions(outcomes))})))
     print("\n".join(failures(outcomes)))
     return 0
@@ -180,11 +203,18 @@ def main() -> int:
         action="store_true",
         help="score and list failures of the tuning part only, write nothing (`make tune`: never shows the hold-out)",
     )
+    parser.add_argument(
+        "--offline",
+        action="store_true",
+        help="with --tuning-only: replay in-process with the trained model's intents, no servers (`make tune-offline`)",
+    )
     args = parser.parse_args()
     DOCS.mkdir(exist_ok=True)
     ARTIFACTS.mkdir(exist_ok=True)
     if args.tuning_only:
-        return tune()
+        return tune(offline=args.offline)
+    if args.offline:
+        parser.error("--offline replays the tuning part only; the hold-out is measured through the bot")
     messages = load_labelled()
     started = time.monotonic()
     outcomes = play(messages, "eval")
