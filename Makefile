@@ -27,7 +27,7 @@ INDEX_INPUTS := knowledge/leaflet.txt knowledge/layout.yml knowledge/phrasings.y
 # The website widget's one browser library (socket.io-client), from web/package-lock.json.
 WEB_DEPS := $(ROOT)/web/node_modules/.package-lock.json
 
-.PHONY: help venv index train validate web run run-scaled shell ask test unit lint types reranker tune tune-offline eval bench bench-smoke clean
+.PHONY: help venv index train validate web run run-scaled shell ask test unit lint types reranker gate tune tune-offline eval bench bench-smoke clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -110,6 +110,9 @@ test: $(INDEX) $(MODEL) $(WEB_DEPS) ## Everything CI runs: lint, validate, unit,
 
 reranker: $(INDEX) ## Retrain the follow-up scorer and its passage classifier from the tuning follow-ups -> knowledge/reranker.json, knowledge/passage_classifier.json (leave-one-batch-out first)
 	RERANK_FOLLOW_UPS=0 $(PY) -m tests.eval.train_reranker --cross-validate
+
+gate: $(INDEX) $(MODEL) ## Retrain the answer-or-decline gate for messages read in context from the tuning conversations -> knowledge/answer_gate.json (after make reranker; cross-validated figures first)
+	ANSWER_GATE=0 $(PY) -m tests.eval.train_gate --cross-validate
 
 tune: $(INDEX) $(MODEL) ## Tuning part of the labelled set only: figures and failures (never runs the hold-out)
 	$(PY) -m tests.eval.evaluate --tuning-only

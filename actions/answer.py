@@ -23,12 +23,13 @@ from knowledge import settings
 from knowledge.answering import Decision, decide, looks_like_follow_up, split_parts, unknown_words
 from knowledge.classifier import get_passage_classifier
 from knowledge.embedder import warm_up
+from knowledge.gate import gated, get_answer_gate
 from knowledge.rerank import get_reranker
 from knowledge.search import Hit, get_knowledge_base
 
 logger = logging.getLogger(__name__)
 
-# Load the index, the model and the follow-up scorer's weights when the
+# Load the index, the model, the follow-up scorer's and the gate's weights when the
 # action server imports this module, so the first patient does not wait for
 # them, and weights learned on other passages stop the server at start
 # ("run `make reranker`") instead of failing every follow-up later.
@@ -36,6 +37,7 @@ get_knowledge_base()
 warm_up()
 get_reranker()
 get_passage_classifier()
+get_answer_gate()
 
 
 def format_answer(hit: Hit) -> str:
@@ -127,7 +129,9 @@ def decide_for_turn(
     # reading. ("should i worry?", which NLU also calls off-topic, names
     # nothing and keeps its context.)
     gain = settings.OFF_TOPIC_CONTEXT_GAIN if off_topic and unknown_words(text) else None
-    return decide(text, previous, previous_passages, threshold=threshold, context_gain=gain)
+    # A message read in context: the learned gate has the last word on
+    # whether to answer (knowledge.gate).
+    return gated(decide(text, previous, previous_passages, threshold=threshold, context_gain=gain), text)
 
 
 class ActionAnswerQuestion(Action):

@@ -102,6 +102,22 @@ RERANKER_PATH: Path = PACKAGE_DIR / "reranker.json"
 # One of the scorer's features: a passage classifier over the embedding of
 # "previous question + follow-up" (knowledge.classifier), written with it.
 PASSAGE_CLASSIFIER_PATH: Path = PACKAGE_DIR / "passage_classifier.json"
+# Whether to answer a message read in context is also weighed by a learned
+# gate (knowledge.gate) over its readings and the rules' verdict, whose
+# weights `make gate` writes from the tuning conversations. Off
+# (ANSWER_GATE=0) leaves the threshold rules alone, for comparison and for
+# the gate's own training.
+ANSWER_GATE: bool = os.environ.get("ANSWER_GATE", "1") != "0"
+ANSWER_GATE_PATH: Path = PACKAGE_DIR / "answer_gate.json"
+# Answer when the gate's probability reaches this. Session 11, batch-grouped
+# cross-validation on the 613 tuning second messages it reads (565
+# follow-ups, 48 declines in context), mean of three draws:
+#   rules alone: 543 follow-ups right, 41 declines, 14 wrong answers
+#   0.25: 549.7, 41.7, 13.3    0.30: 549.3, 42.3, 11.7
+#   0.35: 548.0, 43.3, 10.7    0.40: 546.3, 44.0, 10.0
+# 0.35 keeps most of the follow-ups gained and gives fewer wrong answers,
+# which cost more than a declined question.
+ANSWER_GATE_THRESHOLD: float = 0.35
 # The scorer also reads messages up to this many words with the previous
 # question (the hand-set merge stops at FOLLOW_UP_MAX_WORDS).
 RERANK_MAX_WORDS: int = int(os.environ.get("RERANK_MAX_WORDS", "20"))

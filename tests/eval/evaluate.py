@@ -176,8 +176,8 @@ def replay(messages: List[Dict[str, Any]]) -> List[Outcome]:
     intents = intents_from_model([t for turns in conversations for t in turns], str(DEFAULT_MODEL))
     outcomes = []
     for message, turns in zip(messages, conversations, strict=True):
-        turn, ranking = replay_conversation(turns, intents.__getitem__)
-        outcomes.append(Outcome(message=message, turn=turn, ranking=ranking))
+        replayed = replay_conversation(turns, intents.__getitem__)
+        outcomes.append(Outcome(message=message, turn=replayed.turn, ranking=replayed.ranking))
     return outcomes
 
 

@@ -18,7 +18,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Callable, Dict, List, Sequence, Tuple
+from dataclasses import dataclass
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 from actions.answer import _question_in_context, decide_for_turn
 from bot import redflags
@@ -47,7 +48,22 @@ def decide_second_turn(
     return decide(second, _question_in_context(first, None, opening), given, threshold=threshold), given
 
 
-def replay_conversation(turns: Sequence[str], intent_of: Callable[[str], str]) -> Tuple[Turn, List[str]]:
+@dataclass
+class Replayed:
+    """The last turn of a replayed conversation.
+
+    Attributes:
+        turn: What the bot client would see (responses and passages).
+        ranking: The retrieval ranking (empty after a chit-chat reply).
+        decision: The retrieval decision (None after a chit-chat reply).
+    """
+
+    turn: Turn
+    ranking: List[str]
+    decision: Optional[Decision]
+
+
+def replay_conversation(turns: Sequence[str], intent_of: Callable[[str], str]) -> Replayed:
     """Play a conversation's messages the way the bot routes them, and describe the last turn.
 
     Args:
@@ -56,18 +72,17 @@ def replay_conversation(turns: Sequence[str], intent_of: Callable[[str], str]) -
             own red-flag screen).
 
     Returns:
-        The last turn as the bot client would see it (its responses and
-        passages), and that turn's retrieval ranking.
+        The last turn.
     """
     fixed = rule_replies()
     previous = None
     given: List[str] = []
-    turn, ranking = Turn(), []
+    last = Replayed(Turn(), [], None)
     for text in turns:
         intent = intent_of(text)
         escalated = intent == ESCALATION_INTENT or redflags.screen(text).escalate
         if intent in fixed and not escalated:
-            turn, ranking = Turn(utter_actions=fixed[intent].split(", "), intent=intent), []
+            last = Replayed(Turn(utter_actions=fixed[intent].split(", "), intent=intent), [], None)
             continue
         off_topic = intent == OUT_OF_SCOPE_INTENT
         decision = decide_for_turn(text, previous, given, escalated, off_topic)
@@ -78,8 +93,8 @@ def replay_conversation(turns: Sequence[str], intent_of: Callable[[str], str]) -
         if not escalated and not given:
             actions.append("utter_out_of_scope" if off_topic else "utter_no_answer")
         turn = Turn(utter_actions=actions, passage_ids=list(given), intent=intent)
-        ranking = [h.passage.id for h in decision.ranking]
-    return turn, ranking
+        last = Replayed(turn, [h.passage.id for h in decision.ranking], decision)
+    return last
 
 
 def intents_from_model(texts: Sequence[str], model_path: str) -> Dict[str, str]:
