@@ -74,6 +74,10 @@ class Decision:
             was ("and for bcc?" -> "how long until it works for bcc?").
         readings: A follow-up's rankings read several ways, which the
             learned scorer picked its passage from.
+        gate_probability: For a message read in context, the answer gate's
+            probability that it should be answered (``knowledge.gate``).
+        rules_answered: Whether the threshold rules answered, before the
+            gate had its say.
     """
 
     answer: List[Hit] = field(default_factory=list)
@@ -82,6 +86,8 @@ class Decision:
     unanswerable_match: str = ""
     standalone: str = ""
     readings: Optional[Readings] = None
+    gate_probability: Optional[float] = None
+    rules_answered: Optional[bool] = None
 
     @property
     def answered(self) -> bool:

@@ -25,6 +25,7 @@ os.environ.setdefault("USE_TF", "0")
 
 from bot import redflags  # noqa: E402
 from bot.serve import DEFAULT_MODEL as MODEL_PATH  # noqa: E402
+from knowledge import settings  # noqa: E402
 from knowledge.lexicon import gloss  # noqa: E402
 from knowledge.settings import PROJECT_DIR  # noqa: E402
 
@@ -116,6 +117,13 @@ def describe(text: str, previous: Optional[str], parse: Optional[Dict[str, Any]]
         lines.append(f"         matched: {hit.matched[:90]!r}")
     if decision.unanswerable_match:
         lines.append(f"closest unanswerable question: {decision.unanswerable_match!r}")
+    if decision.gate_probability is not None:
+        verdict = "answer" if decision.answered else "decline"
+        rules = "answer" if decision.rules_answered else "decline"
+        lines.append(
+            f"answer gate: {decision.gate_probability:.2f} -> {verdict}"
+            f" (threshold {settings.ANSWER_GATE_THRESHOLD}; the threshold rules alone: {rules})"
+        )
     replies: List[str] = []
     if escalated:
         replies.append("utter_contact_provider")

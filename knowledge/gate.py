@@ -163,6 +163,8 @@ def gated(decision: Decision, message: str) -> Decision:
     x = gate_features(decision, message) if gate is not None else None
     if gate is None or x is None:
         return decision
+    decision.gate_probability = gate.probability(x)
+    decision.rules_answered = decision.answered
     if gate.answers(x):
         if not decision.answered:
             decision.answer = [decision.ranking[0]]

@@ -58,3 +58,12 @@ def test_a_lexicon_gloss_is_shown() -> None:
     glossed = "i'm on tacrolimus (an immune-suppressing drug), can i use aldara?"
     assert f"searched as: {glossed!r} (knowledge/lexicon.yml)" in lines
     assert not any(line.startswith("searched as:") for line in describe("how do i store it?", None, None))
+
+
+def test_the_answer_gate_verdict_is_shown_for_a_message_in_context() -> None:
+    previous = "How long is a typical treatment course?"
+    lines = describe("is it 16 weeks for warts?", previous, _parse("ask_question"))
+    gate = next(line for line in lines if line.startswith("answer gate:"))
+    assert "-> decline" in gate and "the threshold rules alone: answer" in gate
+    assert _reply("is it 16 weeks for warts?", _parse("ask_question"), previous=previous) == "utter_no_answer"
+    assert not any(line.startswith("answer gate:") for line in describe("how do i store it?", None, None))

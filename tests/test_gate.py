@@ -1,0 +1,120 @@
+"""The learned answer gate: what it reads, what it changes, and its weights."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+from typing import Iterator, List
+
+import numpy as np
+import pytest
+
+from knowledge import settings
+from knowledge.answering import decide
+from knowledge.gate import FEATURES, AnswerGate, gate_features, gated, get_answer_gate
+from tests.eval import train_gate
+from tests.support.labelled import load_labelled
+from tests.support.replay import replay_conversation
+
+
+@pytest.fixture
+def gate_off(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """The threshold rules alone, as ``make gate`` trains."""
+    monkeypatch.setattr(settings, "ANSWER_GATE", False)
+    get_answer_gate.cache_clear()
+    yield
+    get_answer_gate.cache_clear()
+
+
+def _passages(turns: List[str]) -> List[str]:
+    return replay_conversation(turns, lambda _text: "ask_question").turn.passage_ids
+
+
+def test_a_message_without_context_is_left_to_the_rules() -> None:
+    decision = decide("how should i store the cream?")
+    assert gate_features(decision, "how should i store the cream?") is None
+    answer = list(decision.answer)
+    assert gated(decision, "how should i store the cream?").answer == answer
+
+
+def test_features_describe_a_message_read_in_context() -> None:
+    first = decide("how should i store the cream?")
+    decision = decide("and in the fridge?", "how should i store the cream?", [h.passage.id for h in first.answer])
+    x = gate_features(decision, "and in the fridge?")
+    assert x is not None and x.shape == (len(FEATURES),)
+    assert x[FEATURES.index("answered")] == float(decision.answered)
+    assert x[FEATURES.index("looks_like_follow_up")] == 1.0
+
+
+CONVERSATIONS = {
+    # a longer follow-up that the threshold rules decline
+    "follow_up": [
+        "what side effects are normal with zyclara?",
+        "ok and which ones mean i should stop and call someone?",
+    ],
+    # a detail inside a covered topic that the leaflet does not give
+    "decline": ["How long is a typical treatment course?", "is it 16 weeks for warts?"],
+}
+
+
+def test_the_gate_answers_a_follow_up_the_rules_declined(gate_off: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    assert _passages(CONVERSATIONS["follow_up"]) == []
+    monkeypatch.setattr(settings, "ANSWER_GATE", True)
+    get_answer_gate.cache_clear()
+    assert _passages(CONVERSATIONS["follow_up"])[:1] == ["side-effects-2"]
+
+
+def test_the_gate_declines_a_detail_the_rules_answered(gate_off: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    assert _passages(CONVERSATIONS["decline"]) != []
+    monkeypatch.setattr(settings, "ANSWER_GATE", True)
+    get_answer_gate.cache_clear()
+    assert _passages(CONVERSATIONS["decline"]) == []
+
+
+def test_a_gate_learned_on_other_features_is_refused(tmp_path: Path) -> None:
+    gate = AnswerGate(np.zeros(2), np.ones(2), np.zeros(2), 0.0, ["answered", "top"])
+    path = tmp_path / "answer_gate.json"
+    path.write_text(gate.to_json(), encoding="utf-8")
+    with pytest.raises(ValueError, match="make gate"):
+        AnswerGate.from_file(path)
+    assert AnswerGate.from_file(path, ["answered", "top"]).features == ["answered", "top"]
+
+
+def test_the_gate_probability_follows_its_weights() -> None:
+    gate = AnswerGate(np.zeros(1), np.ones(1), np.array([2.0]), 0.0, ["answered"])
+    assert gate.probability(np.array([0.0])) == pytest.approx(0.5)
+    assert gate.probability(np.array([3.0])) > 0.99 > 0.01 > gate.probability(np.array([-3.0]))
+
+
+def test_the_action_server_refuses_to_start_with_a_gate_for_other_features(tmp_path: Path) -> None:
+    stale = AnswerGate(np.zeros(2), np.ones(2), np.zeros(2), 0.0, ["answered", "top"])
+    path = tmp_path / "answer_gate.json"
+    path.write_text(stale.to_json(), encoding="utf-8")
+    script = (
+        "from pathlib import Path\n"
+        "from knowledge import settings\n"
+        f"settings.ANSWER_GATE_PATH = Path({str(path)!r})\n"
+        "import actions.answer\n"
+    )
+    run = subprocess.run([sys.executable, "-c", script], cwd=settings.PROJECT_DIR, capture_output=True, text=True)
+    assert run.returncode != 0
+    assert "make gate" in run.stderr
+
+
+def test_the_gate_learns_from_the_tuning_part_only() -> None:
+    # The trainer reads load_labelled("tuning"); the hold-out's conversations
+    # must not be among them.
+    tuning = {m["id"] for m in load_labelled("tuning")}
+    holdout = {m["id"] for m in load_labelled("holdout")}
+    assert tuning and holdout and not tuning & holdout
+
+
+@pytest.mark.server  # needs the trained Rasa model, as the server tests do
+def test_the_committed_gate_is_what_the_trainer_writes(gate_off: None) -> None:
+    gate = train_gate.fit(train_gate.rows(load_labelled("tuning")))
+    shipped = AnswerGate.from_file(settings.ANSWER_GATE_PATH)
+    np.testing.assert_allclose(shipped.weights, gate.weights, atol=1e-3)
+    np.testing.assert_allclose(shipped.mean, gate.mean, atol=1e-3)
+    np.testing.assert_allclose(shipped.scale, gate.scale, atol=1e-3)
+    assert shipped.bias == pytest.approx(gate.bias, abs=1e-3)
