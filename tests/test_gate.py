@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 from typing import Iterator, List
 
@@ -16,6 +14,7 @@ from knowledge.gate import FEATURES, AnswerGate, gate_features, gated, get_answe
 from tests.eval import train_gate
 from tests.support.labelled import load_labelled
 from tests.support.replay import replay_conversation
+from tests.support.startup import assert_start_refuses
 
 
 @pytest.fixture
@@ -91,15 +90,7 @@ def test_the_action_server_refuses_to_start_with_a_gate_for_other_features(tmp_p
     stale = AnswerGate(np.zeros(2), np.ones(2), np.zeros(2), 0.0, ["answered", "top"])
     path = tmp_path / "answer_gate.json"
     path.write_text(stale.to_json(), encoding="utf-8")
-    script = (
-        "from pathlib import Path\n"
-        "from knowledge import settings\n"
-        f"settings.ANSWER_GATE_PATH = Path({str(path)!r})\n"
-        "import actions.answer\n"
-    )
-    run = subprocess.run([sys.executable, "-c", script], cwd=settings.PROJECT_DIR, capture_output=True, text=True)
-    assert run.returncode != 0
-    assert "make gate" in run.stderr
+    assert_start_refuses("ANSWER_GATE_PATH", path, "make gate")
 
 
 def test_the_gate_learns_from_the_tuning_part_only() -> None:

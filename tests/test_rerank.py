@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -17,6 +15,7 @@ from knowledge.rerank import FEATURE_NAMES, Reranker, features, get_reranker
 from knowledge.search import get_knowledge_base
 from tests.eval import train_reranker
 from tests.support.labelled import holdout_ids, load_labelled
+from tests.support.startup import assert_start_refuses
 
 
 def _second(first: str, second: str, rerank_on: bool, monkeypatch: pytest.MonkeyPatch):
@@ -171,16 +170,4 @@ def test_the_action_server_refuses_to_start_with_weights_for_other_passages(tmp_
     stale = PassageClassifier(order[1:], np.zeros((len(order) - 1, 4)), np.zeros(len(order) - 1), settings.MODEL_NAME)
     path = tmp_path / "passage_classifier.json"
     path.write_text(stale.to_json(), encoding="utf-8")
-    script = (
-        "from pathlib import Path\n"
-        "from knowledge import settings\n"
-        f"settings.PASSAGE_CLASSIFIER_PATH = Path({str(path)!r})\n"
-        "import actions.answer\n"
-    )
-    run = subprocess.run([sys.executable, "-c", script], cwd=settings.PROJECT_DIR, capture_output=True, text=True)
-    assert run.returncode != 0
-    assert "make reranker" in run.stderr
-    ok = subprocess.run(
-        [sys.executable, "-c", "import actions.answer"], cwd=settings.PROJECT_DIR, capture_output=True, text=True
-    )
-    assert ok.returncode == 0, ok.stderr[-2000:]
+    assert_start_refuses("PASSAGE_CLASSIFIER_PATH", path, "make reranker")
