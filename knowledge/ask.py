@@ -16,14 +16,16 @@ import os
 import sys
 import urllib.error
 import urllib.request
+from functools import cache
 from pathlib import Path
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Sequence
 
 import yaml
 
 os.environ.setdefault("USE_TF", "0")
 
 from bot import redflags  # noqa: E402
+from bot.names import ESCALATION_INTENT, ESCALATION_RESPONSE, OUT_OF_SCOPE_INTENT  # noqa: E402
 from bot.serve import DEFAULT_MODEL as MODEL_PATH  # noqa: E402
 from knowledge import settings  # noqa: E402
 from knowledge.lexicon import gloss  # noqa: E402
@@ -32,6 +34,7 @@ from knowledge.settings import PROJECT_DIR  # noqa: E402
 CHITCHAT_RULES_PATH: Path = PROJECT_DIR / "bot" / "rules" / "chitchat.yml"
 
 
+@cache
 def rule_replies(path: Path = CHITCHAT_RULES_PATH) -> Dict[str, str]:
     """Read the fixed replies the dialogue rules give each chit-chat intent.
 
@@ -76,6 +79,29 @@ def parse_with_model(text: str) -> Optional[Dict[str, Any]]:
     return asyncio.run(agent.parse_message(text))
 
 
+def reply_actions(intent: Optional[str], escalated: bool, answered: Sequence[str]) -> List[Optional[str]]:
+    """The responses the dialogue rules send for one message, in order.
+
+    Args:
+        intent: The intent NLU gave the message.
+        escalated: Whether it was escalated (by NLU or the red-flag screen).
+        answered: The passages ``action_answer_question`` gave it.
+
+    Returns:
+        The response actions: ``utter_contact_provider`` first when
+        escalated; a chit-chat intent's fixed replies; otherwise None for
+        each passage sent, or the decline when there was none.
+    """
+    actions: List[Optional[str]] = [ESCALATION_RESPONSE] if escalated else []
+    fixed = rule_replies()
+    if intent in fixed and not escalated:
+        return actions + list(fixed[intent].split(", "))
+    actions += [None] * len(answered)
+    if not answered and not escalated:
+        actions.append("utter_out_of_scope" if intent == OUT_OF_SCOPE_INTENT else "utter_no_answer")
+    return actions
+
+
 def describe(text: str, previous: Optional[str], parse: Optional[Dict[str, Any]]) -> List[str]:
     """Build the report lines for one message.
 
@@ -88,7 +114,6 @@ def describe(text: str, previous: Optional[str], parse: Optional[Dict[str, Any]]
         Printable lines.
     """
     from actions.answer import decide_for_turn
-    from bot.names import ESCALATION_INTENT, OUT_OF_SCOPE_INTENT
 
     screen = redflags.screen(text)
     lines = [
@@ -124,16 +149,9 @@ def describe(text: str, previous: Optional[str], parse: Optional[Dict[str, Any]]
             f"answer gate: {decision.gate_probability:.2f} -> {verdict}"
             f" (threshold {settings.ANSWER_GATE_THRESHOLD}; the threshold rules alone: {rules})"
         )
-    replies: List[str] = []
-    if escalated:
-        replies.append("utter_contact_provider")
-    fixed = rule_replies()
-    if intent in fixed and not escalated:
-        replies.append(fixed[intent])
-    else:
-        replies.extend(f"passage {h.passage.id}" for h in decision.answer)
-        if not decision.answered and not escalated:
-            replies.append("utter_out_of_scope" if intent == OUT_OF_SCOPE_INTENT else "utter_no_answer")
+    answered = [h.passage.id for h in decision.answer]
+    passages = iter(answered)
+    replies = [action or f"passage {next(passages)}" for action in reply_actions(intent, escalated, answered)]
     lines.append(f"bot reply:  {', '.join(replies)}")
     return lines
 

@@ -98,10 +98,6 @@ class AnswerGate:
         z = float(((x - self.mean) / self.scale) @ self.weights + self.bias)
         return 1.0 / (1.0 + np.exp(-z))
 
-    def answers(self, x: np.ndarray) -> bool:
-        """Whether to answer (the probability reaches ``settings.ANSWER_GATE_THRESHOLD``)."""
-        return self.probability(x) >= settings.ANSWER_GATE_THRESHOLD
-
     def to_json(self) -> str:
         """The file ``from_file`` reads (rounded to 6 decimals)."""
         data = {
@@ -165,7 +161,7 @@ def gated(decision: Decision, message: str) -> Decision:
         return decision
     decision.gate_probability = gate.probability(x)
     decision.rules_answered = decision.answered
-    if gate.answers(x):
+    if decision.gate_probability >= settings.ANSWER_GATE_THRESHOLD:
         if not decision.answered:
             decision.answer = [decision.ranking[0]]
             decision.unanswerable_match = ""

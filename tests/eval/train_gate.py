@@ -63,8 +63,7 @@ class Row:
     @property
     def rules_right(self) -> bool:
         """Whether the threshold rules alone got it right."""
-        answered = bool(self.x[FEATURES.index("answered")])
-        return answered and self.passage_right if self.answerable else not answered
+        return _right(self, bool(self.x[FEATURES.index("answered")]))
 
 
 def rows(messages: Sequence[Dict]) -> List[Row]:
@@ -118,6 +117,7 @@ def fit(train: Sequence[Row], c: float = GATE_C) -> AnswerGate:
 
 
 def _right(row: Row, answer: bool) -> bool:
+    """Whether answering (or declining) the row is right: the scorer's passage for a follow-up, else a decline."""
     return answer and row.passage_right if row.answerable else not answer
 
 

@@ -23,10 +23,10 @@ from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 from actions.answer import _question_in_context, decide_for_turn
 from bot import redflags
-from bot.names import ESCALATION_INTENT, ESCALATION_RESPONSE, OUT_OF_SCOPE_INTENT
+from bot.names import ESCALATION_INTENT, OUT_OF_SCOPE_INTENT
 from knowledge import settings
 from knowledge.answering import Decision, decide
-from knowledge.ask import rule_replies
+from knowledge.ask import reply_actions, rule_replies
 from tests.support.botclient import Turn
 
 
@@ -54,13 +54,16 @@ class Replayed:
 
     Attributes:
         turn: What the bot client would see (responses and passages).
-        ranking: The retrieval ranking (empty after a chit-chat reply).
         decision: The retrieval decision (None after a chit-chat reply).
     """
 
     turn: Turn
-    ranking: List[str]
     decision: Optional[Decision]
+
+    @property
+    def ranking(self) -> List[str]:
+        """The retrieval ranking's passages (empty after a chit-chat reply)."""
+        return [h.passage.id for h in self.decision.ranking] if self.decision else []
 
 
 def replay_conversation(turns: Sequence[str], intent_of: Callable[[str], str]) -> Replayed:
@@ -74,26 +77,21 @@ def replay_conversation(turns: Sequence[str], intent_of: Callable[[str], str]) -
     Returns:
         The last turn.
     """
-    fixed = rule_replies()
     previous = None
     given: List[str] = []
-    last = Replayed(Turn(), [], None)
+    last = Replayed(Turn(), None)
     for text in turns:
         intent = intent_of(text)
         escalated = intent == ESCALATION_INTENT or redflags.screen(text).escalate
-        if intent in fixed and not escalated:
-            last = Replayed(Turn(utter_actions=fixed[intent].split(", "), intent=intent), [], None)
+        if intent in rule_replies() and not escalated:
+            # The rules answer it; the action, and so the context, is untouched.
+            last = Replayed(Turn(utter_actions=reply_actions(intent, escalated, []), intent=intent), None)
             continue
-        off_topic = intent == OUT_OF_SCOPE_INTENT
-        decision = decide_for_turn(text, previous, given, escalated, off_topic)
+        decision = decide_for_turn(text, previous, given, escalated, intent == OUT_OF_SCOPE_INTENT)
         previous = _question_in_context(text, previous, decision)
         given = [h.passage.id for h in decision.answer]
-        actions: List[str | None] = [ESCALATION_RESPONSE] if escalated else []
-        actions += [None] * len(given)
-        if not escalated and not given:
-            actions.append("utter_out_of_scope" if off_topic else "utter_no_answer")
-        turn = Turn(utter_actions=actions, passage_ids=list(given), intent=intent)
-        last = Replayed(turn, [h.passage.id for h in decision.ranking], decision)
+        turn = Turn(utter_actions=reply_actions(intent, escalated, given), passage_ids=list(given), intent=intent)
+        last = Replayed(turn, decision)
     return last
 
 
