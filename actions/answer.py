@@ -130,8 +130,10 @@ def decide_for_turn(
     # nothing and keeps its context.)
     gain = settings.OFF_TOPIC_CONTEXT_GAIN if off_topic and unknown_words(text) else None
     # A message read in context: the learned gate has the last word on
-    # whether to answer (knowledge.gate).
-    return gated(decide(text, previous, previous_passages, threshold=threshold, context_gain=gain), text)
+    # whether to answer (knowledge.gate), except that it may not answer an
+    # off-topic message the rules declined with its context capped.
+    decision = decide(text, previous, previous_passages, threshold=threshold, context_gain=gain)
+    return gated(decision, text, may_answer=gain is None)
 
 
 class ActionAnswerQuestion(Action):

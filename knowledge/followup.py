@@ -365,8 +365,14 @@ _NOT_TOPIC = frozenset(
     wat wot wht u ur r pls plz thx ok okay hi hello hey
     """.split()
 )
-# Pronouns a follow-up points back with ("how long do they last?").
-_BACK_POINTER = re.compile(r"\b(?:they|them|those|these|that|this|it)\b", re.IGNORECASE)
+# Pronouns a follow-up points back with ("how long do they last?"). An "it"
+# that is the object of using the cream ("while im using it", "can i put it
+# on my lip?") is the medicine, not a pointer back.
+_BACK_POINTER = re.compile(
+    r"\b(?:they|them|those|these|that|this"
+    r"|(?<!\buse )(?<!\busing )(?<!\bused )(?<!\bapply )(?<!\bapplying )(?<!\bput )(?<!\bputting )it)\b",
+    re.IGNORECASE,
+)
 
 
 def topic_of(question: str) -> str:

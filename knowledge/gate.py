@@ -143,12 +143,17 @@ def get_answer_gate() -> Optional[AnswerGate]:
     return AnswerGate.from_file(settings.ANSWER_GATE_PATH)
 
 
-def gated(decision: Decision, message: str) -> Decision:
+def gated(decision: Decision, message: str, may_answer: bool = True) -> Decision:
     """Let the gate overrule the threshold rules for a message read in context.
 
     Args:
         decision: The rules' decision (changed in place).
         message: The patient's message.
+        may_answer: Whether the gate may answer a message the rules
+            declined. False for a message NLU called off-topic that names
+            something the leaflet never mentions ("tell me a joke"): its
+            context was capped so that it is not answered from the previous
+            question, and the gate must not undo that.
 
     Returns:
         The decision: answered with the scorer's passage when the gate says
@@ -162,7 +167,7 @@ def gated(decision: Decision, message: str) -> Decision:
     decision.gate_probability = gate.probability(x)
     decision.rules_answered = decision.answered
     if decision.gate_probability >= settings.ANSWER_GATE_THRESHOLD:
-        if not decision.answered:
+        if not decision.answered and may_answer:
             decision.answer = [decision.ranking[0]]
             decision.unanswerable_match = ""
     else:

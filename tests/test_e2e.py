@@ -111,11 +111,7 @@ def test_a_follow_up_is_answered_in_context(bot: BotClient) -> None:
         # a bare question word asks the previous question again
         ("how much should i put on?", "and how often?", ("how-to-apply-2",)),
         # a longer follow-up the threshold rules decline and the answer gate answers
-        (
-            "what side effects are normal with zyclara?",
-            "ok and which ones mean i should stop and call someone?",
-            ("side-effects-2",),
-        ),
+        ("is aldara effective", "anything i should do to make sure it goes well?", ("when-to-contact-2",)),
         # a second thing to do, added to the previous question
         ("do i wash before applying?", "and dry it too?", ("how-to-apply-1",)),
     ],
@@ -155,8 +151,8 @@ def test_an_off_topic_second_turn_does_not_get_the_previous_answer_again(
         ("how do i store it?", "can my wife use my tube too?"),
         ("what side effects are common?", "what percent of patients get them?"),
         # details the leaflet does not give, which the answer gate declines
-        ("How long is a typical treatment course?", "is it 16 weeks for warts?"),
         ("how often should i put it on", "i forgot to put it on last night, what am i supposed to do now?"),
+        ("how do i store it", "is the tube aluminium or plastic?"),
     ],
 )
 def test_a_question_the_leaflet_does_not_cover_is_declined_in_context(bot: BotClient, first: str, second: str) -> None:

@@ -13,7 +13,7 @@ from knowledge.answering import decide
 from knowledge.gate import FEATURES, AnswerGate, gate_features, gated, get_answer_gate
 from tests.eval import train_gate
 from tests.support.labelled import load_labelled
-from tests.support.replay import replay_conversation
+from tests.support.replay import decide_second_turn, replay_conversation
 from tests.support.startup import assert_start_refuses
 
 
@@ -48,12 +48,9 @@ def test_features_describe_a_message_read_in_context() -> None:
 
 CONVERSATIONS = {
     # a longer follow-up that the threshold rules decline
-    "follow_up": [
-        "what side effects are normal with zyclara?",
-        "ok and which ones mean i should stop and call someone?",
-    ],
-    # a detail inside a covered topic that the leaflet does not give
-    "decline": ["How long is a typical treatment course?", "is it 16 weeks for warts?"],
+    "follow_up": ["is aldara effective", "anything i should do to make sure it goes well?"],
+    # something inside a covered topic that the leaflet does not say
+    "decline": ["how often should i put it on", "i forgot to put it on last night, what am i supposed to do now?"],
 }
 
 
@@ -61,7 +58,7 @@ def test_the_gate_answers_a_follow_up_the_rules_declined(gate_off: None, monkeyp
     assert _passages(CONVERSATIONS["follow_up"]) == []
     monkeypatch.setattr(settings, "ANSWER_GATE", True)
     get_answer_gate.cache_clear()
-    assert _passages(CONVERSATIONS["follow_up"])[:1] == ["side-effects-2"]
+    assert _passages(CONVERSATIONS["follow_up"])[:1] == ["when-to-contact-2"]
 
 
 def test_the_gate_declines_a_detail_the_rules_answered(gate_off: None, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -69,6 +66,15 @@ def test_the_gate_declines_a_detail_the_rules_answered(gate_off: None, monkeypat
     monkeypatch.setattr(settings, "ANSWER_GATE", True)
     get_answer_gate.cache_clear()
     assert _passages(CONVERSATIONS["decline"]) == []
+
+
+def test_the_gate_may_be_kept_from_answering_what_the_rules_declined() -> None:
+    # As for an off-topic message whose context was capped ("tell me a joke"):
+    # the gate's verdict is recorded, the rules' decline stands.
+    decision, _ = decide_second_turn(CONVERSATIONS["follow_up"])
+    assert not decision.answered
+    assert gated(decision, CONVERSATIONS["follow_up"][1], may_answer=False).answer == []
+    assert decision.gate_probability is not None and decision.gate_probability >= settings.ANSWER_GATE_THRESHOLD
 
 
 def test_a_gate_learned_on_other_features_is_refused(tmp_path: Path) -> None:

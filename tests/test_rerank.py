@@ -123,13 +123,13 @@ def test_bm25_finds_the_passage_that_shares_a_rare_word() -> None:
 
 def test_the_scorer_reads_a_longer_follow_up_in_context(monkeypatch: pytest.MonkeyPatch) -> None:
     # Ten words: too long for the hand-set follow-up rules, which read it
-    # alone and pick a passage about covering the cream.
-    first = "i'm getting a spot frozen off next month"
-    second = "i used imiquimod on that same spot before, does it matter?"
+    # alone and pick the passage about when to contact your provider.
+    first = "i got the flu shot last week"
+    second = "do i need to tell my dr before starting imiquimod?"
     on = _second(first, second, True, monkeypatch)
     off = _second(first, second, False, monkeypatch)
-    assert on.answer and on.answer[0].passage.id == "storage-3"
-    assert off.answer and off.answer[0].passage.id != "storage-3"
+    assert on.answer and on.answer[0].passage.id == "interactions-2"
+    assert off.answer and off.answer[0].passage.id != "interactions-2"
 
 
 def test_the_scorer_does_not_decide_whether_to_answer(monkeypatch: pytest.MonkeyPatch) -> None:

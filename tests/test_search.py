@@ -279,6 +279,11 @@ def test_a_pointer_back_is_replaced_by_the_previous_questions_topic() -> None:
     # Nothing to point back at but the medicine itself, or no pointer.
     assert resolve("how does it actually help?", "what is the cream used for?") is None
     assert resolve("where do i keep it?", "what is the cream used for?") is None
+    # "it" as the thing being used or applied is the cream, not a pointer back.
+    assert resolve("can i still go swimming while im using it", "can i use it near my eyes") is None
+    assert resolve("can i put it on my lip?", "is redness normal?") is None
+    resolved = resolve("is it normal to itch when i apply it?", "my skin is red")
+    assert resolved == "is skin red normal to itch when i apply it?"
 
 
 def test_a_topic_change_keeps_its_own_answer() -> None:

@@ -184,7 +184,8 @@ def fit(train: Sequence[Example], l2: float = L2_PENALTY) -> Dict[str, Any]:
         return total, gradient
 
     start = np.zeros(stacked.shape[1])
-    result = minimize(loss, start, jac=True, method="L-BFGS-B")
+    # Run to a tight optimum, so a retrain (the staleness test) gives the same weights.
+    result = minimize(loss, start, jac=True, method="L-BFGS-B", options={"ftol": 1e-13, "gtol": 1e-8, "maxiter": 5000})
     weights = result.x / scale
     return {"features": FEATURE_NAMES, "weights": [round(float(w), 6) for w in weights], "bias": 0.0}
 
