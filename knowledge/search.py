@@ -79,7 +79,11 @@ class KnowledgeBase:
         self._row_passage = np.array([order.get(r.passage_id, -1) for r in loaded.rows], dtype=np.int64)
         self._passages: List[Passage] = list(loaded.passages.values())
         self._hub_penalty = settings.HUBNESS_WEIGHT * hubness(loaded, self._row_passage, len(self._passages))
-        self._vocabulary = frozenset(w for row in loaded.rows for w in _WORD.findall(row.text.lower()))
+        # The words of the leaflet and its phrasings; a word only a known
+        # unanswerable question uses ("alcohol", "name") is still unknown.
+        self._vocabulary = frozenset(
+            w for row in loaded.rows if row.passage_id in loaded.passages for w in _WORD.findall(row.text.lower())
+        )
         documents: Dict[str, List[str]] = {pid: [] for pid in loaded.passages}
         for row in loaded.rows:
             if row.passage_id in documents:
@@ -92,7 +96,7 @@ class KnowledgeBase:
         return self._loaded.passages
 
     def knows(self, word: str) -> bool:
-        """Tell whether a word, or its stem, occurs in the leaflet, its phrasings or its unanswerable questions.
+        """Tell whether a word, or its stem, occurs in the leaflet or its phrasings.
 
         Args:
             word: One word ("rubs").

@@ -377,6 +377,9 @@ def test_unknown_words_are_the_topic_words_the_leaflet_never_uses() -> None:
     from knowledge.answering import unknown_words
 
     assert unknown_words("tell me a joke") == ["joke"]
+    # Only a known unanswerable question uses it: still unknown to the leaflet.
+    assert any("alcohol" in q.lower() for q in index_store.load_unanswerable())
+    assert unknown_words("and alcohol?") == ["alcohol"]
     assert unknown_words("who won the football last night?") == ["won", "football"]
     # Words about who to ask frame a question that leans on the previous one.
     assert unknown_words("who decides?") == [] and unknown_words("do i need to tell someone?") == []
