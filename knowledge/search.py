@@ -79,15 +79,15 @@ class KnowledgeBase:
         self._row_passage = np.array([order.get(r.passage_id, -1) for r in loaded.rows], dtype=np.int64)
         self._passages: List[Passage] = list(loaded.passages.values())
         self._hub_penalty = settings.HUBNESS_WEIGHT * hubness(loaded, self._row_passage, len(self._passages))
-        # The words of the leaflet and its phrasings; a word only a known
-        # unanswerable question uses ("alcohol", "name") is still unknown.
-        self._vocabulary = frozenset(
-            w for row in loaded.rows if row.passage_id in loaded.passages for w in _WORD.findall(row.text.lower())
-        )
         documents: Dict[str, List[str]] = {pid: [] for pid in loaded.passages}
         for row in loaded.rows:
             if row.passage_id in documents:
                 documents[row.passage_id].append(row.text)
+        # The words of the leaflet and its phrasings; a word only a known
+        # unanswerable question uses ("alcohol", "name") is still unknown.
+        self._vocabulary = frozenset(
+            w for texts in documents.values() for text in texts for w in _WORD.findall(text.lower())
+        )
         self.lexical = LexicalIndex([" ".join(texts) for texts in documents.values()])
 
     @property
