@@ -111,7 +111,7 @@ test: $(INDEX) $(MODEL) $(WEB_DEPS) ## Everything CI runs: lint, validate, unit,
 reranker: $(INDEX) ## Retrain the follow-up scorer and its passage classifier from the tuning follow-ups -> knowledge/reranker.json, knowledge/passage_classifier.json (leave-one-batch-out first)
 	RERANK_FOLLOW_UPS=0 $(PY) -m tests.eval.train_reranker --cross-validate
 
-gate: $(INDEX) $(MODEL) ## Retrain the answer-or-decline gate for messages read in context from the tuning conversations -> knowledge/answer_gate.json (after make reranker; cross-validated figures first)
+gate: $(INDEX) $(MODEL) ## Retrain the answer-or-decline gate for messages read in context from the tuning conversations -> knowledge/answer_gate.json, knowledge/answerable.json (after make reranker; cross-validated figures first)
 	ANSWER_GATE=0 $(PY) -m tests.eval.train_gate --cross-validate
 
 tune: $(INDEX) $(MODEL) ## Tuning part of the labelled set only: figures and failures (never runs the hold-out)

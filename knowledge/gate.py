@@ -5,15 +5,17 @@ the scores of one ranking. A message read with the previous question has
 more to go on: how well it reads on its own and with the previous question,
 how close its own reading comes to a known unanswerable question, whether it
 names something the leaflet never mentions, whether it leans on the previous
-question at all, and how sure the passage classifier is. This gate weighs
+question at all, how sure the passage classifier is, and what a classifier
+of the message's own embedding (``knowledge.answerable``) makes of whether the
+leaflet answers it. This gate weighs
 those, together with the rules' own verdict, in a logistic regression learned
 from the tuning part of the labelled two-turn conversations (follow-ups the
 leaflet answers against questions in context it does not), never the
 hold-out part. It only decides whether to answer; which passage is answered
 stays the follow-up scorer's choice.
 
-The weights are data: ``knowledge/answer_gate.json``, written by
-``make gate`` (``tests/eval/train_gate.py``).
+The weights are data: ``knowledge/answer_gate.json``, written with the
+answerable-classifier's by ``make gate`` (``tests/eval/train_gate.py``).
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from typing import List, Optional, Sequence
 import numpy as np
 
 from knowledge import settings
+from knowledge.answerable import get_answerable_classifier
 from knowledge.answering import Decision, looks_like_follow_up, unknown_words
 
 # What the gate reads of a decision, in this order.
@@ -40,6 +43,7 @@ FEATURES = (
     "pair_unanswerable",
     "looks_like_follow_up",
     "classifier_max",
+    "answerable_classifier",
 )
 
 
@@ -70,9 +74,28 @@ def gate_features(decision: Decision, message: str) -> Optional[np.ndarray]:
             readings.pair.unanswerable_score,
             float(looks_like_follow_up(message)),
             float(np.exp(classified).max()) if classified is not None else 0.0,
+            get_answerable_classifier().probability(own_vector(decision, message)),
         ],
         dtype=np.float64,
     )
+
+
+def own_vector(decision: Decision, message: str) -> np.ndarray:
+    """The unit vector of the message alone, from its reading or embedded afresh.
+
+    Args:
+        decision: A decision with readings.
+        message: The patient's message.
+
+    Returns:
+        The vector, shape ``(dim,)``.
+    """
+    vector = decision.readings.own.vector if decision.readings is not None else None
+    if vector is None:
+        from knowledge.embedder import embed_one
+
+        vector = embed_one(message)
+    return vector
 
 
 @dataclass(frozen=True)

@@ -61,10 +61,10 @@ def test_a_lexicon_gloss_is_shown() -> None:
 
 
 def test_the_answer_gate_verdict_is_shown_for_a_message_in_context() -> None:
-    previous = "how often should i put it on"
-    forgot = "i forgot to put it on last night, what am i supposed to do now?"
-    lines = describe(forgot, previous, _parse("ask_question"))
+    previous = "what are common side effects"
+    percent = "roughly what percent of people get the itching?"
+    lines = describe(percent, previous, _parse("ask_question"))
     gate = next(line for line in lines if line.startswith("answer gate:"))
     assert "-> decline" in gate and "the threshold rules alone: answer" in gate
-    assert _reply(forgot, _parse("ask_question"), previous=previous) == "utter_no_answer"
+    assert _reply(percent, _parse("ask_question"), previous=previous) == "utter_no_answer"
     assert not any(line.startswith("answer gate:") for line in describe("how do i store it?", None, None))

@@ -9,7 +9,9 @@ import numpy as np
 import pytest
 
 from knowledge import settings
+from knowledge.answerable import AnswerableClassifier, get_answerable_classifier
 from knowledge.answering import decide
+from knowledge.embedder import embed_one
 from knowledge.gate import FEATURES, AnswerGate, gate_features, gated, get_answer_gate
 from tests.eval import train_gate
 from tests.support.labelled import load_labelled
@@ -49,8 +51,8 @@ def test_features_describe_a_message_read_in_context() -> None:
 CONVERSATIONS = {
     # a longer follow-up that the threshold rules decline
     "follow_up": ["is aldara effective", "anything i should do to make sure it goes well?"],
-    # something inside a covered topic that the leaflet does not say
-    "decline": ["how often should i put it on", "i forgot to put it on last night, what am i supposed to do now?"],
+    # a number inside a covered topic that the leaflet does not give
+    "decline": ["How long is a typical treatment course?", "is it 16 weeks for warts?"],
 }
 
 
@@ -109,9 +111,31 @@ def test_the_gate_learns_from_the_tuning_part_only() -> None:
 
 @pytest.mark.server  # needs the trained Rasa model, as the server tests do
 def test_the_committed_gate_is_what_the_trainer_writes(gate_off: None) -> None:
-    gate = train_gate.fit(train_gate.rows(load_labelled("tuning")))
+    data = train_gate.rows(load_labelled("tuning"))
+    fixed = train_gate.index_examples()
+    classifier = train_gate.fit_answerable(data, fixed)
+    shipped_classifier = AnswerableClassifier.from_file(settings.ANSWERABLE_CLASSIFIER_PATH)
+    np.testing.assert_allclose(shipped_classifier.weights, classifier.weights, atol=1e-3)
+    assert shipped_classifier.bias == pytest.approx(classifier.bias, abs=1e-3)
+    gate = train_gate.fit(train_gate.cross_fitted(data, fixed))
     shipped = AnswerGate.from_file(settings.ANSWER_GATE_PATH)
     np.testing.assert_allclose(shipped.weights, gate.weights, atol=1e-3)
     np.testing.assert_allclose(shipped.mean, gate.mean, atol=1e-3)
     np.testing.assert_allclose(shipped.scale, gate.scale, atol=1e-3)
     assert shipped.bias == pytest.approx(gate.bias, abs=1e-3)
+
+
+def test_the_answerable_classifier_tells_leaflet_questions_from_others() -> None:
+    classifier = get_answerable_classifier()
+    answered = ["how should i store the cream?", "do i wash it off in the morning?", "is redness normal?"]
+    unanswered = ["how much does a tube cost?", "can my dog use it?", "what is the capital of france?"]
+    low = min(classifier.probability(embed_one(q)) for q in answered)
+    high = max(classifier.probability(embed_one(q)) for q in unanswered)
+    assert low > 0.5 > high
+
+
+def test_the_answerable_classifier_refuses_weights_for_another_model(tmp_path: Path) -> None:
+    path = tmp_path / "answerable.json"
+    path.write_text('{"model": "another-model", "bias": 0.0, "weights": [0.0]}', encoding="utf-8")
+    with pytest.raises(ValueError, match="another model"):
+        AnswerableClassifier.from_file(path)
