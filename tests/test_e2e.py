@@ -150,8 +150,8 @@ def test_an_off_topic_second_turn_does_not_get_the_previous_answer_again(
         ("is it for basal cell carcinoma?", "how does that compare with mohs surgery, does it come back more often?"),
         ("how do i store it?", "can my wife use my tube too?"),
         ("what side effects are common?", "what percent of patients get them?"),
-        # details the leaflet does not give, which the answer gate declines
-        ("how often should i put it on", "i forgot to put it on last night, what am i supposed to do now?"),
+        ("how long until aldara works on my warts", "is it 16 weeks then?"),
+        # a detail the leaflet does not give, which the rules answered and the answer gate declines
         ("how do i store it", "is the tube aluminium or plastic?"),
     ],
 )
